@@ -1,0 +1,46 @@
+# SEND test-and-learn evaluation toolkit. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLAN ?= plans/change_programme_2023.yaml
+SEED ?=
+KERNEL := send-evaluation
+
+.DEFAULT_GOAL := help
+.PHONY: help setup report areas test test-slow lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  Variables: AREA=<slug|3-digit code|GSS code>  PLAN=$(PLAN)  SEED=<int, default from plan>"
+
+setup: ## Create .venv, install the project (editable, dev extras) and register the Jupyter kernel
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "SEND evaluation (.venv)"
+	@echo "Set-up complete. Next: make report AREA=hartlepool"
+
+report: ## Render the evidence report for one pilot area: make report AREA=hartlepool
+	@if [ -z "$(AREA)" ]; then echo "error: give an area, e.g. make report AREA=hartlepool (make areas lists them)" >&2; exit 2; fi
+	$(BIN)/python -m evaluation report --area "$(AREA)" --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),)
+
+areas: ## List the pilot areas that AREA accepts
+	@$(BIN)/python -m evaluation areas --plan "$(PLAN)"
+
+test: ## Run the test suite
+	$(BIN)/python -m pytest
+
+lint: ## Check code style with ruff
+	$(BIN)/ruff check evaluation tests
+	$(BIN)/ruff format --check evaluation tests
+
+format: ## Reformat code with ruff
+	$(BIN)/ruff format evaluation tests
+	$(BIN)/ruff check --fix evaluation tests
+
+clean: ## Remove generated reports and build artefacts (keeps .venv)
+	rm -rf reports/*/ reports/index.html build dist *.egg-info .pytest_cache .ruff_cache
+
+test-slow: ## Run the full test suite including slow Monte Carlo checks
+	$(BIN)/python -m pytest -m ""

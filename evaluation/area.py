@@ -1,0 +1,209 @@
+"""Per-area evaluation: everything an evidence report shows, computed once, from one place.
+
+``evaluate_area(area, plan)`` returns an :class:`AreaEvaluation`; the report notebook only
+displays it, and ``results.json`` is its :meth:`AreaEvaluation.to_json`.  Text, tables and
+charts therefore come from the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .geography import PROJECT_ROOT, Geography, load_geography, slugify
+from .models import EstimationResult, did_one_treated
+from .outcomes import CATALOGUE, Outcome
+from .panel import Panel, cached_panel
+from .plan import Plan, PlannedOutcome, load_plan
+
+
+@dataclass
+class OutcomeResult:
+    planned: PlannedOutcome
+    outcome: Outcome
+    result: EstimationResult
+
+    def to_dict(self) -> dict:
+        r = self.result.to_dict()
+        return {
+            "outcome": self.outcome.name,
+            "label": self.outcome.label,
+            "role": self.planned.role,
+            "better": self.outcome.better,
+            "minimum_important_difference": self.planned.minimum_important_difference,
+            "method": r["method"],
+            "estimate": r["estimate"],
+            "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"],
+            "confidence_level": r["confidence_level"],
+            "p_value": r["p_value"],
+            "se": r["se"],
+            "unit": self.outcome.unit,
+            "inference": r["inference"],
+            "n_comparison_units": r["n_comparison_units"],
+            "pre_periods": r["pre_periods"],
+            "post_periods": r["post_periods"],
+            "conventions": r["conventions"],
+            "diagnostics": r["diagnostics"],
+        }
+
+
+@dataclass
+class AreaEvaluation:
+    la_code: str
+    name: str
+    gss_code: str
+    slug: str
+    partnership: str
+    start_date: dt.date
+    plan: Plan
+    seed: int
+    panel: Panel = field(repr=False)
+    outcomes: list[OutcomeResult]
+    pool: list[str]
+
+    def result(self, outcome: str) -> EstimationResult:
+        return next(o.result for o in self.outcomes if o.outcome.name == outcome)
+
+    def area_findings(self) -> pd.DataFrame:
+        """Data-quality findings that concern this area (by its name in the source)."""
+        frame = self.panel.findings_frame()
+        if frame.empty:
+            return frame
+        obs = self.panel.observations
+        rows = obs.loc[obs["old_la_code"] == self.la_code, ["file", "source_row"]].drop_duplicates()
+        keys = set(zip(rows["file"], rows["source_row"], strict=True))
+        mask = [
+            (f, r) in keys or (r is None or pd.isna(r)) and v == self.la_code
+            for f, r, v in zip(frame["file"], frame["row"], frame["value"], strict=True)
+        ]
+        return frame[mask]
+
+    def to_dict(self) -> dict:
+        return {
+            "area": {
+                "name": self.name,
+                "la_code": self.la_code,
+                "gss_code": self.gss_code,
+                "slug": self.slug,
+                "partnership": self.partnership,
+                "start_date": self.start_date.isoformat(),
+            },
+            "plan": self.plan.name,
+            "plan_file": _relative(self.plan.path),
+            "seed": self.seed,
+            "boundary_policy": self.plan.boundary_policy,
+            "periods": {
+                "pre": self.plan.pre_years,
+                "post": self.plan.post_years,
+                "partially_treated": [
+                    {"year": p["year"], "handling": p["handling"]}
+                    for p in self.plan.partially_treated
+                ],
+            },
+            "generated_with": provenance(self.panel),
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+    def to_json(self, path: Path | str | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=False, allow_nan=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(panel: Panel) -> dict:
+    return {
+        "package": "send-evaluation",
+        "version": __version__,
+        "git_commit": git_commit(),
+        "data_sha256": dict(sorted(panel.source_files.items())),
+    }
+
+
+def comparison_pool(panel: Panel, plan: Plan) -> list[str]:
+    """All units that are not pilots and not excluded by the plan."""
+    pilots = set(plan.pilot_codes)
+    return sorted(
+        u
+        for u in panel.units["unit_id"].unique()
+        if u not in pilots and u not in set(plan.comparison_exclude)
+    )
+
+
+def evaluate_area(
+    area: str,
+    plan: Plan | str | Path = "plans/change_programme_2023.yaml",
+    seed: int | None = None,
+    geo: Geography | None = None,
+) -> AreaEvaluation:
+    """Resolve ``area`` against the plan's pilots and estimate every planned outcome."""
+    plan = plan if isinstance(plan, Plan) else load_plan(plan)
+    geo = geo or load_geography(plan.data_dir)
+    code = geo.resolve_area(area, plan.pilot_codes)
+    pilot = plan.pilot(code)
+    panel = cached_panel(str(plan.data_dir), plan.boundary_policy)
+    pool = comparison_pool(panel, plan)
+    results = []
+    for planned in plan.outcomes:
+        outcome = CATALOGUE[planned.name]
+        res = did_one_treated(
+            panel.units,
+            unit="unit_id",
+            time="year",
+            outcome=outcome.name,
+            treated=code,
+            pre=plan.pre_years,
+            post=plan.post_years,
+            pool=pool,
+            numerator=outcome.numerator,
+            denominator=outcome.denominator,
+            weighting="pooled",
+            alpha=plan.alpha,
+            outcome_label=outcome.name,
+            bounds=(0.0, 100.0),
+        )
+        res.unit = outcome.unit
+        results.append(OutcomeResult(planned, outcome, res))
+    name = geo.name_for_code(code) or pilot.la_name
+    return AreaEvaluation(
+        la_code=code,
+        name=name,
+        gss_code=geo.current_gss(code),
+        slug=slugify(name),
+        partnership=pilot.partnership,
+        start_date=pilot.start_date,
+        plan=plan,
+        seed=plan.seed if seed is None else int(seed),
+        panel=panel,
+        outcomes=results,
+        pool=pool,
+    )

@@ -1,0 +1,354 @@
+"""Readers: shipped public files and EES-layout returns -> one long table of observations.
+
+Each source declares its own missing-value symbols (read from that release's data guidance), the
+indicator columns it supplies for each catalogue measure, and the years it is preferred for.
+Readers never drop a row silently: every LA row is either turned into observations or reported
+as a finding (see :mod:`evaluation.findings`).
+
+The long observation table has one row per (source, LA, year, measure):
+``source, file, source_row, time_period, old_la_code, la_name, measure, value, symbol, meaning``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .findings import ERROR, Finding
+from .geography import Geography
+
+EES_MANDATORY = ["time_period", "time_identifier", "geographic_level", "country_code"]
+EES_LA_COLUMNS = ["old_la_code", "new_la_code", "la_name"]
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One published file and how to read it."""
+
+    key: str
+    file: str  # relative to data/public
+    title: str
+    release: str
+    symbols: dict[str, str]  # this source's own symbol -> meaning map
+    measures: dict[str, str]  # catalogue measure -> column in the file
+    years: tuple[int, int]  # calendar years this source is used for in the panel
+    layout: str = "ees"  # "ees" or "tribunal"
+    row_filter: dict[str, str] = field(default_factory=dict)
+
+
+# Symbols from each release's data guidance ("z - Not applicable", "x - unavailable").
+EHCP_SYMBOLS = {"x": "unavailable", "z": "not applicable"}
+TRIBUNAL_SOURCE_SYMBOLS = {
+    "-": "nil (zero)",
+    "..": "not available",
+    "~": "suppressed",
+    "x": "undefined in the table's legend; treated as not available",
+    "": "blank cell; treated as not available",
+}
+
+SOURCES: dict[str, SourceSpec] = {
+    s.key: s
+    for s in [
+        SourceSpec(
+            key="ehcp_2025_timeliness",
+            file="ehcp_2025_timeliness_20_week.csv",
+            title="Education, health and care plans: timeliness of new EHC plans (20 weeks)",
+            release="DfE EHCP statistics, reporting year 2025",
+            symbols=EHCP_SYMBOLS,
+            measures={
+                "plans_issued_den": "plans_issued_den",
+                "plans_issued_within_20_weeks": "plans_issued_within_20_weeks",
+                "plans_issued_den_ex": "plans_issued_den_ex",
+                "plans_issued_20_weeks_ex": "plans_issued_20_weeks_ex",
+            },
+            years=(2019, 2024),
+            row_filter={"breakdown_topic": "All EHC plans issued"},
+        ),
+        SourceSpec(
+            key="ehcp_2025_requests",
+            file="ehcp_2025_requests.csv",
+            title="Education, health and care plans: requests for EHC needs assessment",
+            release="DfE EHCP statistics, reporting year 2025",
+            symbols=EHCP_SYMBOLS,
+            measures={
+                "requests_received": "requests_received_in_year",
+                "requests_decided_not_to_assess": "requests_decided_not_to_assess",
+            },
+            years=(2019, 2024),
+            row_filter={"breakdown_topic": "All requests for EHC needs assessments"},
+        ),
+        SourceSpec(
+            key="ehcp_2025_assessments",
+            file="ehcp_2025_assessments.csv",
+            title="Education, health and care plans: EHC needs assessments",
+            release="DfE EHCP statistics, reporting year 2025",
+            symbols=EHCP_SYMBOLS,
+            measures={"assessments": "assess_in_year", "assess_not_issued": "assess_not_issued"},
+            years=(2019, 2024),
+            row_filter={"breakdown_topic": "All EHC needs assessments"},
+        ),
+        SourceSpec(
+            key="ehcp_2023_sen2_mi",
+            file="ehcp_2023_sen2_mi.csv",
+            title="Education, health and care plans (aggregate SEN2): sen2_mi",
+            release="DfE EHCP statistics, reporting year 2023",
+            symbols=EHCP_SYMBOLS,
+            measures={
+                "plans_issued_den": "tot_inc_exc_ehc",
+                "plans_issued_within_20_weeks": "inc_exc_20week_ehc",
+                "plans_issued_den_ex": "tot_no_exc_ehc",
+                "plans_issued_20_weeks_ex": "no_exc_20week_ehc",
+                "requests_received": "inreq_ehc",
+                "requests_decided_not_to_assess": "ass_refused_ehc",
+                "assessments": "assessments",
+                "assess_not_issued": "ass_none_ehc",
+            },
+            years=(2014, 2018),
+        ),
+        SourceSpec(
+            key="send_tribunal",
+            file="send_tribunal_appeal_rate_2014_2024.csv",
+            title="SEND Tribunal appeal rate by local authority, 2014-2024 (MoJ/HMCTS and DfE)",
+            release="Supporting file of DfE EHCP statistics, reporting year 2025",
+            symbols=TRIBUNAL_SOURCE_SYMBOLS,
+            measures={
+                "appeals": "Appeals registered",
+                "appealable_decisions": "Total Appealable Decisions",
+            },
+            years=(2014, 2024),
+            layout="tribunal",
+        ),
+    ]
+}
+
+
+def read_ees_csv(path: Path | str) -> pd.DataFrame:
+    """Read an EES tidy CSV as strings, exactly as a user sees it.
+
+    Handles the UTF-8 BOM, keeps every cell as text (symbols are not numbers), strips padding,
+    and adds ``source_row``: the line number in the file (header = line 1).
+    """
+    path = Path(path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame.columns = [c.strip() for c in frame.columns]
+    missing = [c for c in EES_MANDATORY if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{path.name}: line 1 (header) lacks the mandatory EES column(s) {missing} "
+            "[rule ees_mandatory_columns]."
+        )
+    for col in frame.columns:
+        frame[col] = frame[col].str.strip()
+    frame.insert(0, "source_row", range(2, len(frame) + 2))
+    return frame
+
+
+def parse_cells(
+    values: pd.Series, symbols: dict[str, str], *, file: str, column: str, rows: pd.Series
+) -> tuple[pd.Series, pd.Series, list[Finding]]:
+    """Parse count cells: numbers (thousands separators allowed) or this source's symbols.
+
+    Returns (Int64 values, symbol per cell or "", findings).  A cell that is neither a count nor
+    a known symbol becomes missing with an error finding naming file, line and column.
+    Non-integer or negative counts are errors too.
+    """
+    text = values.astype(str).str.strip()
+    cleaned = text.str.replace(",", "", regex=False)
+    is_number = cleaned.str.match(NUMBER_RE)
+    is_symbol = ~is_number & text.isin(list(symbols))
+    numbers = pd.to_numeric(cleaned.where(is_number), errors="coerce")
+    bad_int = is_number & ((numbers % 1 != 0) | (numbers < 0))
+    findings = []
+    for idx in text.index[~is_number & ~is_symbol]:
+        findings.append(
+            Finding(
+                file,
+                int(rows[idx]),
+                column,
+                "count_or_symbol",
+                ERROR,
+                text[idx],
+                f"'{text[idx]}' is neither a count nor one of this source's symbols "
+                f"({', '.join(repr(s) for s in symbols)}); the value is treated as missing.",
+            )
+        )
+    for idx in text.index[bad_int]:
+        findings.append(
+            Finding(
+                file,
+                int(rows[idx]),
+                column,
+                "count_non_negative_integer",
+                ERROR,
+                text[idx],
+                f"A count must be a whole number of at least zero, not {text[idx]}.",
+            )
+        )
+    out = numbers.where(is_number & ~bad_int).round().astype("Int64")
+    if "-" in symbols and symbols["-"].startswith("nil"):
+        out = out.mask(text == "-", 0)
+    return out, text.where(is_symbol, ""), findings
+
+
+def ees_observations(
+    spec: SourceSpec, data_dir: Path, geo: Geography
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Observations for LA and national rows of one EES source."""
+    path = Path(data_dir) / "public" / spec.file
+    frame = read_ees_csv(path)
+    for col, val in spec.row_filter.items():
+        frame = frame[frame[col] == val]
+    frame = frame[frame["geographic_level"].isin(["Local authority", "National"])]
+    frame = frame.assign(time_period=frame["time_period"].astype(int))
+    findings: list[Finding] = []
+    codes = []
+    for row in frame.itertuples(index=False):
+        if row.geographic_level == "National":
+            codes.append("E92000001")
+            continue
+        code, f = geo.validate_pair(
+            row.la_name,
+            row.old_la_code,
+            row.time_period,
+            source=spec.key,
+            file=spec.file,
+            row=row.source_row,
+            gss=row.new_la_code,
+        )
+        findings.extend(f)
+        codes.append(code)
+    frame = frame.assign(old_la_code=codes)
+    frame.loc[frame["geographic_level"] == "National", "la_name"] = "England"
+    findings.extend(completeness_findings(frame, spec, geo))
+    parts = []
+    for measure, column in spec.measures.items():
+        values, symbols, f = parse_cells(
+            frame[column], spec.symbols, file=spec.file, column=column, rows=frame["source_row"]
+        )
+        findings.extend(f)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "source": spec.key,
+                    "file": spec.file,
+                    "source_row": frame["source_row"].values,
+                    "geographic_level": frame["geographic_level"].values,
+                    "time_period": frame["time_period"].values,
+                    "old_la_code": frame["old_la_code"].values,
+                    "la_name": frame["la_name"].values,
+                    "measure": measure,
+                    "value": values.values,
+                    "symbol": symbols.values,
+                }
+            )
+        )
+    obs = pd.concat(parts, ignore_index=True)
+    obs["meaning"] = obs["symbol"].map(spec.symbols).fillna("")
+    return obs, findings
+
+
+def completeness_findings(frame: pd.DataFrame, spec: SourceSpec, geo: Geography) -> list[Finding]:
+    """Warn when an LA that existed in a year (and appears in other years of the same file)
+    has no row for that year: the file does not 'complete the matrix'."""
+    la = frame[(frame["geographic_level"] == "Local authority") & frame["old_la_code"].notna()]
+    seen = set(la["old_la_code"])
+    findings = []
+    for year, grp in la.groupby("time_period"):
+        for code in sorted(seen - set(grp["old_la_code"])):
+            if geo.exists_in(code, int(year)):
+                name = geo.name_for_code(code)
+                findings.append(
+                    Finding(
+                        spec.file,
+                        None,
+                        "old_la_code",
+                        "la_year_missing",
+                        "warning",
+                        code,
+                        f"{name} ({code}) has no row for {year} in this file, although it existed "
+                        f"then and appears in other years; its {year} values are missing.",
+                    )
+                )
+    return findings
+
+
+def tribunal_observations(
+    spec: SourceSpec, data_dir: Path, geo: Geography
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Observations from the MoJ appeal-rate presentation table (layout normalised first)."""
+    from .tribunal import read_tribunal
+
+    table = read_tribunal(Path(data_dir) / "public" / spec.file)
+    findings: list[Finding] = []
+    codes = []
+    for row in table.itertuples(index=False):
+        if row.geographic_level == "National":
+            codes.append("E92000001")
+            continue
+        has_data = pd.notna(row.appeals) or pd.notna(row.appealable_decisions)
+        code, f = geo.validate_pair(
+            row.la_name,
+            row.la_code_raw,
+            row.time_period,
+            source=spec.key,
+            file=spec.file,
+            row=row.source_row,
+            has_data=has_data,
+        )
+        findings.extend(f)
+        codes.append(code)
+    table = table.assign(old_la_code=codes)
+    parts = []
+    for measure, sym_col in [
+        ("appeals", "appeals_symbol"),
+        ("appealable_decisions", "decisions_symbol"),
+    ]:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "source": spec.key,
+                    "file": spec.file,
+                    "source_row": table["source_row"].values,
+                    "geographic_level": table["geographic_level"].values,
+                    "time_period": table["time_period"].values,
+                    "old_la_code": table["old_la_code"].values,
+                    "la_name": table["la_name"].values,
+                    "measure": measure,
+                    "value": table[measure].astype("Int64").values,
+                    "symbol": table[sym_col].values,
+                }
+            )
+        )
+    obs = pd.concat(parts, ignore_index=True)
+    obs["meaning"] = obs["symbol"].map(spec.symbols).fillna("")
+    return obs, findings
+
+
+def read_sources(
+    data_dir: Path, geo: Geography, keys: list[str] | None = None
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """All observations from the shipped sources (or the named subset) and their findings."""
+    frames, findings = [], []
+    for key in keys or list(SOURCES):
+        spec = SOURCES[key]
+        reader = tribunal_observations if spec.layout == "tribunal" else ees_observations
+        obs, f = reader(spec, Path(data_dir), geo)
+        frames.append(obs)
+        findings.extend(f)
+    return pd.concat(frames, ignore_index=True), dedupe_findings(findings)
+
+
+def dedupe_findings(findings: list[Finding]) -> list[Finding]:
+    """One finding per (file, line, column, rule, value): a presentation-table row repeats the
+    same problem once per year column, which users need to read once."""
+    seen, out = set(), []
+    for f in findings:
+        key = (f.file, f.row, f.column, f.rule, f.value)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out

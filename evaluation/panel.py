@@ -1,0 +1,174 @@
+"""The analysis panel: LA (or stable unit) x calendar year, holding numerators and denominators.
+
+Steps: read every source -> validated observations -> choose the source for each
+(measure, year) -> map LAs to analysis units under the boundary policy -> sum counts ->
+recompute rates.  Nothing is dropped silently: observations whose (name, code) pair fails
+validation are quarantined and listed in ``Panel.findings``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from .findings import Finding, findings_frame
+from .geography import DEFAULT_DATA_DIR, Geography, load_geography
+from .ingest import SOURCES, read_sources
+from .outcomes import CATALOGUE
+
+MEASURES = sorted({m for s in SOURCES.values() for m in s.measures})
+
+
+@dataclass
+class Panel:
+    """Area x year panel with provenance.
+
+    * ``units``: one row per (unit_id, year): ``unit_id, unit_name, year`` + count measures +
+      one rate column per catalogue outcome (0-100 scale).
+    * ``national``: England, one row per year, same columns.
+    * ``observations``: the long table every number came from (file and line).
+    * ``findings``: data-quality findings raised while building the panel.
+    """
+
+    units: pd.DataFrame
+    national: pd.DataFrame
+    observations: pd.DataFrame
+    findings: list[Finding]
+    boundary_policy: str
+    source_files: dict[str, str] = field(default_factory=dict)  # file -> sha256
+    excluded_units: dict[str, str] = field(default_factory=dict)  # code -> why
+
+    def findings_frame(self) -> pd.DataFrame:
+        return findings_frame(self.findings)
+
+    def series(self, outcome: str) -> pd.DataFrame:
+        """Wide table of one outcome's rate: rows = unit_id, columns = year."""
+        return self.units.pivot(index="unit_id", columns="year", values=outcome)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def select_sources(obs: pd.DataFrame) -> pd.DataFrame:
+    """Keep, for each measure and year, the one source declared for that year.
+
+    The 2025 release is used where it covers a year (its figures are the latest revision);
+    the 2023 release's aggregate sen2_mi fills 2014-2018.
+    """
+    keep = pd.Series(False, index=obs.index)
+    for spec in SOURCES.values():
+        lo, hi = spec.years
+        keep |= (obs["source"] == spec.key) & obs["time_period"].between(lo, hi)
+    chosen = obs[keep & obs["old_la_code"].notna()]
+    dup = chosen.duplicated(
+        ["geographic_level", "old_la_code", "time_period", "measure"], keep=False
+    )
+    if dup.any():
+        first = chosen[dup].iloc[0]
+        raise ValueError(
+            f"Two sources supply {first['measure']} for {first['la_name']} in "
+            f"{first['time_period']}; source year ranges overlap."
+        )
+    return chosen
+
+
+def _wide(obs: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+    wide = obs.pivot_table(
+        index=index, columns="measure", values="value", aggfunc="first", dropna=False
+    )
+    wide = wide.reindex(columns=MEASURES)
+    for col in MEASURES:
+        wide[col] = wide[col].astype("Int64")
+    return wide.reset_index()
+
+
+def add_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Recompute every catalogue outcome's rate from its counts (0-100 scale)."""
+    out = frame.copy()
+    for outcome in CATALOGUE.values():
+        out[outcome.name] = outcome.rate(out[outcome.numerator], out[outcome.denominator])
+    return out
+
+
+def aggregate_units(la: pd.DataFrame, geo: Geography, policy: str) -> tuple[pd.DataFrame, dict]:
+    """Map LA rows to analysis units and sum counts.
+
+    A unit-year count is missing unless every member LA that existed that year has it, so a
+    merged unit never silently covers only part of its footprint.
+    """
+    mapping = geo.unit_map(policy)
+    excluded = {}
+    if policy == "exclude":
+        for unit in geo.stable_units:
+            for member in unit["members"]:
+                excluded[member] = f"boundary change: {unit['why']}"
+    la = la[la["old_la_code"].isin(mapping)].copy()
+    la["unit_id"] = la["old_la_code"].map(lambda c: mapping[c][0])
+    years = sorted(la["year"].unique())
+    expected = (
+        pd.DataFrame(
+            [
+                (unit, year, code)
+                for code, (unit, _) in mapping.items()
+                for year in years
+                if geo.exists_in(code, int(year))
+            ],
+            columns=["unit_id", "year", "old_la_code"],
+        )
+        .groupby(["unit_id", "year"])
+        .size()
+        .rename("expected")
+    )
+    grouped = la.groupby(["unit_id", "year"])
+    sums = grouped[MEASURES].sum(min_count=1)
+    present = grouped[MEASURES].count()
+    exp = expected.reindex(sums.index)
+    complete = present.eq(exp, axis=0)
+    units = sums.where(complete).reset_index()
+    names = {unit: name for unit, name in mapping.values()}
+    units.insert(1, "unit_name", units["unit_id"].map(names))
+    for m in MEASURES:
+        units[m] = units[m].astype("Int64")
+    return units, excluded
+
+
+def build_panel(
+    data_dir: Path | str = DEFAULT_DATA_DIR,
+    boundary_policy: str = "aggregate",
+    geo: Geography | None = None,
+) -> Panel:
+    """Read, validate and assemble the analysis panel from the shipped public data."""
+    data_dir = Path(data_dir)
+    geo = geo or load_geography(data_dir)
+    obs, findings = read_sources(data_dir, geo)
+    chosen = select_sources(obs)
+    la_obs = chosen[
+        (chosen["geographic_level"] == "Local authority") & chosen["old_la_code"].notna()
+    ]
+    la = _wide(la_obs, ["old_la_code", "time_period"]).rename(columns={"time_period": "year"})
+    units, excluded = aggregate_units(la, geo, boundary_policy)
+    units = add_rates(units).sort_values(["unit_id", "year"]).reset_index(drop=True)
+    nat = chosen[chosen["geographic_level"] == "National"]
+    national = _wide(nat, ["time_period"]).rename(columns={"time_period": "year"})
+    national = add_rates(national.assign(unit_id="E92000001", unit_name="England"))
+    files = sorted({spec.file for spec in SOURCES.values()})
+    hashes = {f: sha256_file(data_dir / "public" / f) for f in files}
+    hashes["la_lookup_old_la_codes.csv"] = sha256_file(
+        data_dir / "public" / "la_lookup_old_la_codes.csv"
+    )
+    return Panel(units, national, obs, findings, boundary_policy, hashes, excluded)
+
+
+@lru_cache(maxsize=4)
+def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
+    """Build once per process (reports and tests reuse the same panel)."""
+    return build_panel(Path(data_dir), boundary_policy)

@@ -1,0 +1,139 @@
+"""Render per-area evidence reports: papermill runs the thin notebook, nbconvert exports HTML.
+
+``render_area(area, plan)`` resolves AREA *before* anything is written (a refused AREA writes
+nothing), executes ``notebooks/area_report.ipynb`` in a temporary directory with an explicit
+kernel, exports it without code through the offline ``govreport`` template, checks that the page
+loads nothing from the network, and only then moves ``index.html`` and ``results.json`` into
+``reports/<area-slug>/`` (write to a temporary file, then rename, so an interrupted run never
+leaves half a report).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .geography import PROJECT_ROOT, load_geography, slugify
+from .plan import load_plan
+
+NOTEBOOK = PROJECT_ROOT / "notebooks" / "area_report.ipynb"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+KERNEL_NAME = "send-evaluation"  # registered by `make setup`
+EXECUTION_TIMEOUT = 600  # seconds per cell
+
+# Anything that would make a browser fetch from elsewhere: scripts, stylesheets, images,
+# iframes, CSS imports/urls.  Plain <a href> links are allowed (they load nothing).
+_EXTERNAL = re.compile(
+    r"""<(?:script|img|iframe|link|source|embed|object)\b[^>]*?\b(?:src|href|data)\s*=\s*["']?\s*"""
+    r"""(?:https?:)?//|@import\s+(?:url\()?["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+
+class ReportError(RuntimeError):
+    """The report could not be produced."""
+
+
+@dataclass
+class RenderedReport:
+    area: str
+    slug: str
+    html: Path
+    results: Path
+
+
+def external_resources(html: str) -> list[str]:
+    """Snippets of the page that would load something from the network (should be empty)."""
+    return [m.group(0) for m in _EXTERNAL.finditer(html)]
+
+
+def kernel_name() -> str:
+    """The project's registered kernel, or the current environment's ``python3`` if absent."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    return KERNEL_NAME if KERNEL_NAME in specs else "python3"
+
+
+def export_html(notebook_path: Path, title: str) -> str:
+    """Export an executed notebook to self-contained HTML without code."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name="govreport",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def render_area(
+    area: str,
+    plan: str | Path = "plans/change_programme_2023.yaml",
+    seed: int | None = None,
+    out_root: Path | str | None = None,
+) -> RenderedReport:
+    """Render ``reports/<slug>/index.html`` and ``results.json`` for one pilot area."""
+    import papermill as pm
+
+    plan_obj = load_plan(plan)
+    geo = load_geography(plan_obj.data_dir)
+    code = geo.resolve_area(area, plan_obj.pilot_codes)  # raises before anything is written
+    name = geo.name_for_code(code) or code
+    slug = slugify(name)
+    out_root = Path(out_root) if out_root is not None else PROJECT_ROOT / "reports"
+    with tempfile.TemporaryDirectory(prefix=f"report-{slug}-") as tmp:
+        tmpdir = Path(tmp)
+        executed = tmpdir / "area_report.ipynb"
+        params = {
+            "area": code,
+            "plan": str(plan_obj.path),
+            "seed": seed if seed is not None else plan_obj.seed,
+            "output_dir": str(tmpdir),
+        }
+        try:
+            pm.execute_notebook(
+                str(NOTEBOOK),
+                str(executed),
+                parameters=params,
+                kernel_name=kernel_name(),
+                cwd=str(PROJECT_ROOT),
+                execution_timeout=EXECUTION_TIMEOUT,
+                progress_bar=False,
+                log_output=False,
+            )
+        except pm.PapermillExecutionError as exc:
+            raise ReportError(
+                f"The report notebook failed for {name} in cell {exc.exec_count}: "
+                f"{exc.ename}: {exc.evalue}"
+            ) from None
+        results_tmp = tmpdir / "results.json"
+        if not results_tmp.exists():
+            raise ReportError("The report notebook did not write results.json.")
+        html = export_html(executed, f"{name}: SEND Change Programme evidence report")
+        external = external_resources(html)
+        if external:
+            raise ReportError(f"The report would load external resources: {external[:3]}")
+        target = out_root / slug
+        target.mkdir(parents=True, exist_ok=True)
+        _atomic_write(target / "results.json", results_tmp.read_text(encoding="utf-8"))
+        _atomic_write(target / "index.html", html)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return RenderedReport(name, slug, target / "index.html", target / "results.json")

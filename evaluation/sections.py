@@ -1,0 +1,257 @@
+"""HTML sections of the per-area evidence report, built from one :class:`AreaEvaluation`.
+
+The notebook calls these functions and displays the result; nothing here is typed by hand
+from the numbers.  Headings run h1 -> h2 -> h3 in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from .area import AreaEvaluation
+from .charts import comparison_chart, figure_html, placebo_chart
+from .text import escape, fmt, headline, mid_judgement, span
+
+DISCLAIMER = (
+    "These are experimental statistics produced by the SEND test-and-learn evaluation "
+    "toolkit from published DfE and MoJ data; they are not official statistics."
+)
+
+
+def title(ev: AreaEvaluation) -> str:
+    return (
+        f"<h1>{escape(ev.name)}: evidence report</h1>"
+        f"<p><strong>{escape(ev.plan.title)}</strong>. {escape(ev.name)} "
+        f"(LA code {ev.la_code}, {ev.gss_code}) is in the {escape(ev.partnership)} partnership, "
+        f"which started on {ev.start_date:%-d %B %Y}.</p><p>{DISCLAIMER}</p>"
+    )
+
+
+def summary(ev: AreaEvaluation) -> str:
+    items = []
+    for o in ev.outcomes:
+        role = "Primary outcome" if o.planned.role == "primary" else "Secondary outcome"
+        items.append(f"<li><strong>{role}.</strong> {escape(headline(ev, o))}</li>")
+    return (
+        '<section class="summary-box"><h2>Summary</h2>'
+        "<p>Each line compares how this area changed with how all the other local "
+        "authorities changed over the same years (a difference-in-differences). A positive "
+        "number means the area's rate went up by more than the comparison areas' rate.</p>"
+        f"<ul>{''.join(items)}</ul></section>"
+    )
+
+
+def plan_judgement(ev: AreaEvaluation) -> str:
+    rows = []
+    for o in ev.outcomes:
+        better = {
+            "higher": "an increase",
+            "lower": "a decrease",
+            "neither": "no direction (reported, not judged)",
+        }[o.outcome.better]
+        rows.append(
+            f"<tr><td>{escape(o.outcome.label)}</td><td>{o.planned.role}</td>"
+            f"<td>{better}</td><td>{fmt(o.planned.minimum_important_difference)} "
+            f"{escape(o.outcome.unit)}</td><td>{escape(mid_judgement(o))}</td></tr>"
+        )
+    return (
+        "<h2>Judged against the evaluation plan</h2>"
+        f"<p>The plan ({escape(ev.plan.name)}) declared, before results were seen, which "
+        "direction counts as an improvement and the smallest difference that would matter.</p>"
+        "<table><caption>Outcomes, the intended direction and the minimum important difference"
+        "</caption><thead><tr><th scope='col'>Outcome</th><th scope='col'>Role</th>"
+        "<th scope='col'>Intended direction</th><th scope='col'>Minimum important difference</th>"
+        "<th scope='col'>Judgement</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def outcome_section(ev: AreaEvaluation, index: int) -> str:
+    o = ev.outcomes[index]
+    fig, alt = comparison_chart(ev, o)
+    chart = figure_html(fig, alt, caption=alt)
+    pfig, palt = placebo_chart(ev, o)
+    pchart = figure_html(pfig, palt, caption=palt)
+    r = o.result
+    table = series_table(ev, index)
+    excluded = r.diagnostics.get("excluded_units", {})
+    excl = ""
+    if excluded:
+        excl = (
+            f"<p>{len(excluded)} comparison area(s) lack this outcome in a pre- or "
+            f"post-period year and are left out of the comparison: "
+            f"{escape(', '.join(_unit_names(ev, list(excluded))))}.</p>"
+        )
+    return (
+        f"<h2>{escape(o.outcome.label)}</h2>"
+        f"<p>{escape(o.outcome.description)}</p>"
+        f"<p><strong>{escape(headline(ev, o))}</strong></p>"
+        f"<p>{escape(mid_judgement(o))}</p>"
+        f"<h3>{escape(ev.name)} and the comparison areas over time</h3>{chart}"
+        f"<details><summary>The same data as a table</summary>{table}</details>"
+        f"<h3>How unusual is this change?</h3>{pchart}"
+        f"<p>Based on {r.n_comparison_units} comparison areas.</p>{excl}"
+    )
+
+
+def _unit_names(ev: AreaEvaluation, codes: list[str]) -> list[str]:
+    names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+    return [str(names.get(c, c)) for c in codes]
+
+
+def series_table(ev: AreaEvaluation, index: int) -> str:
+    o = ev.outcomes[index]
+    treated = o.result.diagnostics["treated_series"]
+    comp = o.result.diagnostics["comparison_series"]
+    units = ev.panel.units
+    row = units[units["unit_id"] == ev.la_code].set_index("year")
+    threshold = ev.plan.disclosure_threshold
+    body = []
+    for year in sorted(int(y) for y in treated):
+        den = row.loc[year, o.outcome.denominator] if year in row.index else pd.NA
+        den_txt = "x" if pd.isna(den) else ("c" if int(den) < threshold else f"{int(den):,}")
+        use = (
+            "pre-period"
+            if year in o.result.pre_periods
+            else "post-period"
+            if year in o.result.post_periods
+            else "not used"
+        )
+        body.append(
+            f"<tr><th scope='row'>{year}</th><td>{fmt(treated[str(year)])}</td>"
+            f"<td>{fmt(comp[str(year)])}</td><td>{den_txt}</td><td>{use}</td></tr>"
+        )
+    return (
+        f"<table><caption>{escape(o.outcome.label)}: {escape(ev.name)} and the comparison "
+        f"areas combined (%). Denominators below {threshold} are shown as c.</caption>"
+        "<thead><tr><th scope='col'>Year</th><th scope='col'>"
+        + escape(ev.name)
+        + " (%)</th><th scope='col'>Comparison areas (%)</th><th scope='col'>"
+        + escape(ev.name)
+        + " denominator</th><th scope='col'>Use in the estimate</th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def results_table(ev: AreaEvaluation) -> str:
+    rows = []
+    for o in ev.outcomes:
+        r, dp = o.result, o.outcome.decimals
+        rows.append(
+            f"<tr><td>{escape(o.outcome.label)}</td><td>{fmt(r.estimate, dp)}</td>"
+            f"<td>{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}</td><td>{r.p_value:.3f}</td>"
+            f"<td>{r.n_comparison_units}</td><td>{span(r.pre_periods)}</td>"
+            f"<td>{span(r.post_periods)}</td></tr>"
+        )
+    level = round(100 * (1 - ev.plan.alpha))
+    return (
+        "<h2>All estimates</h2>"
+        f"<table><caption>Difference-in-differences estimates with {level}% placebo intervals"
+        " (percentage points)</caption><thead><tr><th scope='col'>Outcome</th>"
+        "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>Placebo "
+        "p-value</th><th scope='col'>Comparison areas</th><th scope='col'>Before</th>"
+        "<th scope='col'>After</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        "<p>No standard errors are shown: with a single pilot area a conventional (clustered) "
+        "standard error is not valid, so uncertainty comes from the placebo comparison.</p>"
+    )
+
+
+def methods_and_caveats(ev: AreaEvaluation) -> str:
+    primary = ev.outcomes[0]
+    d = primary.result.diagnostics
+    gap = d["pre_period_gap"]
+    above = "above" if gap > 0 else "below"
+    partial = "; ".join(
+        f"{p['year']}: {p['handling']} ({' '.join(str(p.get('why', '')).split())})"
+        for p in ev.plan.partially_treated
+    )
+    return (
+        "<h2>Methods, assumptions and caveats</h2>"
+        "<h3>Method</h3>"
+        "<p>For each outcome the change in this area between the pre-period and the post-period "
+        "is compared with the change in all other local authorities taken together (their "
+        "combined rate, so larger authorities count for more). Rates are recomputed from the "
+        "published counts. To judge whether the difference is unusual, the same calculation is "
+        "repeated with every comparison authority in turn pretending to be the pilot "
+        "(a placebo test). The p-value is the share of those placebo results at least as "
+        "extreme as this area's, after dividing each by how well the authority tracked the "
+        "comparison before the programme. The interval is the range of effects this placebo "
+        "test does not reject, limited to changes that keep the rate between 0% and 100%. "
+        "Methods are described in full in METHODOLOGY.md.</p>"
+        "<h3>Caveats for this area</h3><ul class='caveat'>"
+        "<li><strong>Pilots were not chosen at random.</strong> Officials picked Change "
+        "Programme areas; they may differ from other areas in ways that also change their "
+        "outcomes. The comparison assumes that, without the programme, this area's rate would "
+        "have moved in parallel with the comparison areas' rate.</li>"
+        f"<li><strong>This area already differed before the programme.</strong> In "
+        f"{span(primary.result.pre_periods)} its {primary.outcome.label.lower()} was on average "
+        f"{fmt(abs(gap))} percentage points {above} the comparison areas, and the gap changed by "
+        f"{fmt(d['pre_period_gap_slope_per_period'])} points a year on average.</li>"
+        "<li><strong>The data series breaks in 2023.</strong> From 2023 the SEN2 return moved "
+        "from aggregate counts to person-level records; DfE advises care when comparing across "
+        "the break. Because every area is affected, the comparison removes the common part of "
+        "the break, but not any part that differs between areas.</li>"
+        f"<li><strong>Partly treated year.</strong> {escape(partial)}</li>"
+        "<li><strong>Only one year after the start.</strong> The post-period is "
+        f"{span(ev.plan.post_years)}; effects of a reform of this kind may take longer to show."
+        "</li>"
+        f"<li><strong>Boundary changes.</strong> Boundary policy: {ev.plan.boundary_policy}. "
+        "Dorset with Bournemouth, Christchurch and Poole (2019), Northamptonshire (2021) and "
+        "Cumbria (2023) changed boundaries; each is combined into one comparison unit covering "
+        "the same area in every year. This area's own boundary did not change.</li>"
+        "<li><strong>Year-to-year noise.</strong> Timeliness in a single authority can swing by "
+        "tens of percentage points from one year to the next, so intervals for one area are "
+        "wide. A wide interval means the data cannot tell, not that there was no effect.</li>"
+        "</ul>"
+    )
+
+
+def data_quality(ev: AreaEvaluation) -> str:
+    frame = ev.area_findings()
+    general = ev.panel.findings_frame()
+    if frame.empty:
+        own = f"<p>No data-quality problems were found in the rows for {escape(ev.name)}.</p>"
+    else:
+        rows = "".join(
+            f"<tr><td>{escape(str(r.file))}</td><td>{r.row}</td><td>{escape(str(r.column))}</td>"
+            f"<td>{escape(r.severity)}</td><td>{escape(r.message)}</td></tr>"
+            for r in frame.itertuples()
+        )
+        own = (
+            "<table><caption>Findings in this area's rows</caption><thead><tr>"
+            "<th scope='col'>File</th><th scope='col'>Line</th><th scope='col'>Column</th>"
+            "<th scope='col'>Severity</th><th scope='col'>Finding</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    n_err = int((general["severity"] == "error").sum()) if not general.empty else 0
+    n_warn = int((general["severity"] == "warning").sum()) if not general.empty else 0
+    return (
+        "<h2>Data quality</h2>"
+        + own
+        + f"<p>Across all areas the shipped files raised {n_err} error(s) (rows quarantined and "
+        f"not used) and {n_warn} warning(s) (known errors corrected, such as five wrong LA codes "
+        "in the tribunal table). Local authorities are matched on their validated name and code "
+        "together, never on a code alone.</p>"
+    )
+
+
+def provenance(ev: AreaEvaluation) -> str:
+    prov = ev.to_dict()["generated_with"]
+    files = "".join(
+        f"<li><code>{escape(f)}</code>: SHA-256 <code>{h}</code></li>"
+        for f, h in prov["data_sha256"].items()
+    )
+    return (
+        "<h2>Provenance</h2><ul>"
+        f"<li>Evaluation plan: <code>{escape(ev.to_dict()['plan_file'])}</code> "
+        f"({escape(ev.plan.name)})</li>"
+        f"<li>Toolkit version {escape(prov['version'])}, git commit "
+        f"<code>{escape(prov['git_commit'])}</code></li>"
+        f"<li>Seed: {ev.seed} (the placebo test uses every comparison area, so no random draws "
+        "are made)</li>"
+        f"<li>Run date: {dt.date.today():%-d %B %Y}</li></ul>"
+        f"<p>Data files (Open Government Licence v3.0; Crown copyright):</p><ul>{files}</ul>"
+    )

@@ -1,0 +1,91 @@
+"""Plain-English sentences generated from results, so prose can never contradict the numbers."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from .area import AreaEvaluation, OutcomeResult
+
+
+def fmt(x: float, dp: int = 1) -> str:
+    """Format a number for prose: '-' sign as a real minus, fixed decimals."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "unbounded"
+    s = f"{abs(x):.{dp}f}"
+    return ("\u2212" + s) if x < 0 and float(s) != 0 else s
+
+
+def span(years: list[int]) -> str:
+    return f"{years[0]}" if len(years) == 1 else f"{years[0]} to {years[-1]}"
+
+
+def verdict(o: OutcomeResult) -> str:
+    """What the interval says, in words, relative to zero and the direction of improvement."""
+    r = o.result
+    if not r.ci_is_finite:
+        return "There are too few comparison areas to give an interval."
+    if r.ci_low <= 0 <= r.ci_high:
+        return (
+            "The interval includes zero, so these data cannot distinguish the change from "
+            "the year-to-year variation seen in other areas."
+        )
+    direction = "higher" if r.estimate > 0 else "lower"
+    if o.outcome.better == "neither":
+        return f"The interval excludes zero: the rate is clearly {direction} than expected."
+    good = (direction == "higher") == (o.outcome.better == "higher")
+    return (
+        "The interval excludes zero: there is evidence of an improvement."
+        if good
+        else "The interval excludes zero: there is evidence that this got worse."
+    )
+
+
+def headline(ev: AreaEvaluation, o: OutcomeResult) -> str:
+    """One sentence (plus a verdict) for one outcome."""
+    r = o.result
+    dp = o.outcome.decimals
+    level = round(100 * (1 - r.alpha))
+    unit = o.outcome.unit
+    size = fmt(abs(r.estimate), dp)
+    if float(size) == 0:
+        change = f"changed in line with the comparison areas (difference {size} {unit})"
+    else:
+        moved = "rose" if r.estimate > 0 else "fell"
+        change = f"{moved} by {size} {unit} more than expected from the comparison areas"
+    return (
+        f"{o.outcome.label}: {ev.name}'s rate {change} between {span(r.pre_periods)} and "
+        f"{span(r.post_periods)} ({level}% interval {fmt(r.ci_low, dp)} to "
+        f"{fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}). {verdict(o)}"
+    )
+
+
+def mid_judgement(o: OutcomeResult) -> str:
+    """Judgement against the plan's minimum important difference (MID)."""
+    r, mid = o.result, o.planned.minimum_important_difference
+    unit, dp = o.outcome.unit, o.outcome.decimals
+    if o.outcome.better == "neither":
+        return (
+            f"The plan does not judge this outcome; its minimum important difference is "
+            f"{fmt(mid, dp)} {unit} either way."
+        )
+    sign = 1 if o.outcome.better == "higher" else -1
+    if not r.ci_is_finite:
+        return "No judgement is possible without a finite interval."
+    improvement_low = min(sign * r.ci_low, sign * r.ci_high)
+    improvement_high = max(sign * r.ci_low, sign * r.ci_high)
+    if improvement_low >= mid:
+        return f"The whole interval is an improvement of at least the planned {fmt(mid, dp)} {unit}."
+    if improvement_high < mid:
+        return (
+            f"An improvement as large as the planned minimum important difference "
+            f"({fmt(mid, dp)} {unit}) is outside the interval."
+        )
+    return (
+        f"The interval is too wide to say whether the planned minimum important difference "
+        f"({fmt(mid, dp)} {unit}) was reached."
+    )
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)

@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+PLAN = ROOT / "plans" / "change_programme_2023.yaml"
+
+
+@pytest.fixture(scope="session")
+def geo():
+    from evaluation.geography import load_geography
+
+    return load_geography(DATA)
+
+
+@pytest.fixture(scope="session")
+def panel():
+    from evaluation.panel import cached_panel
+
+    return cached_panel(str(DATA), "aggregate")
+
+
+@pytest.fixture(scope="session")
+def plan():
+    from evaluation.plan import load_plan
+
+    return load_plan(PLAN)

@@ -1,0 +1,138 @@
+"""End to end: render a real report from the shipped data, and refuse bad AREA values."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from evaluation.area import evaluate_area
+from evaluation.reports import external_resources, render_area
+from evaluation.text import fmt
+
+from .conftest import PLAN, ROOT
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    return render_area("hartlepool", PLAN, out_root=out)
+
+
+def test_report_files_are_written(rendered):
+    assert rendered.html.name == "index.html" and rendered.html.parent.name == "hartlepool"
+    assert rendered.results.exists()
+
+
+def test_results_json_schema_and_finite_primary_estimate(rendered):
+    res = json.loads(rendered.results.read_text())
+    assert res["area"] == {
+        "name": "Hartlepool",
+        "la_code": "805",
+        "gss_code": "E06000001",
+        "slug": "hartlepool",
+        "partnership": "North East",
+        "start_date": "2023-09-01",
+    }
+    assert res["plan"] == "change_programme_2023"
+    assert set(res["generated_with"]) >= {"version", "data_sha256"}
+    assert "ehcp_2025_timeliness_20_week.csv" in res["generated_with"]["data_sha256"]
+    outcomes = {o["outcome"]: o for o in res["outcomes"]}
+    assert set(outcomes) == {
+        "timeliness_20wk_ex",
+        "tribunal_appeal_rate",
+        "timeliness_20wk",
+        "refusal_to_assess_rate",
+    }
+    required = {
+        "outcome",
+        "method",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "inference",
+        "n_comparison_units",
+        "pre_periods",
+        "post_periods",
+    }
+    for o in outcomes.values():
+        assert required <= set(o)
+        assert o["se"] is None  # never a clustered SE for one treated unit
+    p = outcomes["timeliness_20wk_ex"]
+    assert all(isinstance(p[k], float) for k in ["estimate", "ci_low", "ci_high", "p_value"])
+    assert p["ci_low"] <= p["estimate"] <= p["ci_high"]
+
+
+def test_html_has_no_code_and_loads_nothing_from_the_network(rendered):
+    html = rendered.html.read_text()
+    assert external_resources(html) == []
+    assert "<script" not in html
+    assert 'class="jp-InputArea' not in html and "evaluate_area(" not in html
+    assert "from evaluation" not in html
+    assert "<title>Hartlepool: SEND Change Programme evidence report</title>" in html
+    assert html.count("<img ") == html.count('alt="') and html.count("<img ") >= 8
+
+
+def test_html_headlines_match_results_json(rendered):
+    html = rendered.html.read_text()
+    res = json.loads(rendered.results.read_text())
+    for o in res["outcomes"]:
+        dp = 2 if o["outcome"] == "tribunal_appeal_rate" else 1
+        assert fmt(abs(o["estimate"]), dp) in html
+        assert f"interval {fmt(o['ci_low'], dp)} to {fmt(o['ci_high'], dp)}" in html
+    for caveat in [
+        "not chosen at random",
+        "already differed before the programme",
+        "series breaks in 2023",
+    ]:
+        assert caveat in html
+
+
+def test_same_inputs_give_the_same_numbers(rendered):
+    again = evaluate_area("805", PLAN).to_dict()
+    first = json.loads(rendered.results.read_text())
+    assert [o["estimate"] for o in again["outcomes"]] == [o["estimate"] for o in first["outcomes"]]
+    assert [o["p_value"] for o in again["outcomes"]] == [o["p_value"] for o in first["outcomes"]]
+
+
+@pytest.mark.parametrize("area", ["../etc", "nowhere"])
+def test_cli_refuses_bad_areas_and_writes_nothing(area, tmp_path):
+    before = (
+        sorted(p.name for p in (ROOT / "reports").iterdir()) if (ROOT / "reports").exists() else []
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "evaluation", "report", "--area", area],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "make areas" in proc.stderr
+    after = (
+        sorted(p.name for p in (ROOT / "reports").iterdir()) if (ROOT / "reports").exists() else []
+    )
+    assert before == after
+
+
+def test_cli_lists_areas():
+    proc = subprocess.run(
+        [sys.executable, "-m", "evaluation", "areas"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0
+    assert "hartlepool" in proc.stdout and "E06000001" in proc.stdout
+    assert (
+        len(
+            [
+                ln
+                for ln in proc.stdout.splitlines()
+                if ln.startswith("  ") and ln.split()[1].isdigit()
+            ]
+        )
+        == 32
+    )
