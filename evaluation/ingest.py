@@ -19,6 +19,7 @@ import pandas as pd
 
 from .findings import ERROR, Finding
 from .geography import Geography
+from .tribunal import TRIBUNAL_SYMBOLS, read_tribunal
 
 EES_MANDATORY = ["time_period", "time_identifier", "geographic_level", "country_code"]
 EES_LA_COLUMNS = ["old_la_code", "new_la_code", "la_name"]
@@ -42,13 +43,6 @@ class SourceSpec:
 
 # Symbols from each release's data guidance ("z - Not applicable", "x - unavailable").
 EHCP_SYMBOLS = {"x": "unavailable", "z": "not applicable"}
-TRIBUNAL_SOURCE_SYMBOLS = {
-    "-": "nil (zero)",
-    "..": "not available",
-    "~": "suppressed",
-    "x": "undefined in the table's legend; treated as not available",
-    "": "blank cell; treated as not available",
-}
 
 SOURCES: dict[str, SourceSpec] = {
     s.key: s
@@ -114,7 +108,7 @@ SOURCES: dict[str, SourceSpec] = {
             file="send_tribunal_appeal_rate_2014_2024.csv",
             title="SEND Tribunal appeal rate by local authority, 2014-2024 (MoJ/HMCTS and DfE)",
             release="Supporting file of DfE EHCP statistics, reporting year 2025",
-            symbols=TRIBUNAL_SOURCE_SYMBOLS,
+            symbols=TRIBUNAL_SYMBOLS,
             measures={
                 "appeals": "Appeals registered",
                 "appealable_decisions": "Total Appealable Decisions",
@@ -280,8 +274,6 @@ def tribunal_observations(
     spec: SourceSpec, data_dir: Path, geo: Geography
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Observations from the MoJ appeal-rate presentation table (layout normalised first)."""
-    from .tribunal import read_tribunal
-
     table = read_tribunal(Path(data_dir) / "public" / spec.file)
     findings: list[Finding] = []
     codes = []

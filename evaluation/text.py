@@ -75,7 +75,9 @@ def mid_judgement(o: OutcomeResult) -> str:
     improvement_low = min(sign * r.ci_low, sign * r.ci_high)
     improvement_high = max(sign * r.ci_low, sign * r.ci_high)
     if improvement_low >= mid:
-        return f"The whole interval is an improvement of at least the planned {fmt(mid, dp)} {unit}."
+        return (
+            f"The whole interval is an improvement of at least the planned {fmt(mid, dp)} {unit}."
+        )
     if improvement_high < mid:
         return (
             f"An improvement as large as the planned minimum important difference "

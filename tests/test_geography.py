@@ -65,3 +65,15 @@ def test_bad_area_values_are_refused_with_a_hint(geo, plan, value):
 def test_non_pilot_la_is_named_in_the_refusal(geo, plan):
     with pytest.raises(AreaNotFoundError, match=r"Kent \(886\) is not a pilot area"):
         geo.resolve_area("kent", plan.pilot_codes)
+
+
+def test_lookup_file_row_count_and_english_subset(geo):
+    import csv
+
+    from .conftest import DATA
+
+    with open(DATA / "public" / "la_lookup_old_la_codes.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 230  # as published in dfeR
+    english = [r for r in rows if r["new_la_code"].startswith("E")]
+    assert len(geo.lookup) == len(english)
