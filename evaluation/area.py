@@ -18,6 +18,7 @@ import pandas as pd
 from . import __version__
 from .geography import PROJECT_ROOT, Geography, load_geography, slugify
 from .models import EstimationResult, did_one_treated
+from .models.its import its
 from .outcomes import CATALOGUE, Outcome
 from .panel import Panel, cached_panel
 from .plan import Plan, PlannedOutcome, load_plan
@@ -67,6 +68,7 @@ class AreaEvaluation:
     panel: Panel = field(repr=False)
     outcomes: list[OutcomeResult]
     pool: list[str]
+    its: list[dict] = field(default_factory=list)
 
     def result(self, outcome: str) -> EstimationResult:
         return next(o.result for o in self.outcomes if o.outcome.name == outcome)
@@ -109,6 +111,33 @@ class AreaEvaluation:
             },
             "generated_with": provenance(self.panel),
             "outcomes": [o.to_dict() for o in self.outcomes],
+            "its": [
+                {
+                    "outcome": i["outcome"],
+                    "design": i["design"],
+                    **{
+                        k: v
+                        for k, v in i["result"].to_dict().items()
+                        if k
+                        in {
+                            "method",
+                            "estimate",
+                            "se",
+                            "ci_low",
+                            "ci_high",
+                            "p_value",
+                            "unit",
+                            "pre_periods",
+                            "post_periods",
+                            "conventions",
+                            "terms",
+                        }
+                    },
+                    "rho": i["result"].diagnostics.get("rho"),
+                    "n_points": i["n_points"],
+                }
+                for i in self.its
+            ],
         }
 
     def to_json(self, path: Path | str | None = None) -> str:
@@ -193,6 +222,15 @@ def evaluate_area(
         )
         res.unit = outcome.unit
         results.append(OutcomeResult(planned, outcome, res))
+    its_results = area_its(
+        panel,
+        plan,
+        code,
+        pool,
+        [r.outcome for r in results],
+        pilot.start_date.year,
+        plan.seed if seed is None else int(seed),
+    )
     name = geo.name_for_code(code) or pilot.la_name
     return AreaEvaluation(
         la_code=code,
@@ -206,4 +244,75 @@ def evaluate_area(
         panel=panel,
         outcomes=results,
         pool=pool,
+        its=its_results,
     )
+
+
+def area_its(
+    panel: Panel,
+    plan: Plan,
+    code: str,
+    pool: list[str],
+    outcomes: list[Outcome],
+    start_year: int,
+    seed: int,
+) -> list[dict]:
+    """Single-series ITS for the area and controlled ITS (area minus pooled comparison rate)
+    for each outcome, on the plan's ITS years.  Partially treated years are washout periods."""
+    cfg = plan.its
+    last = plan.post[1]
+    washout_years = [
+        p["year"]
+        for p in plan.partially_treated
+        if p["handling"] == "exclude" and p["year"] >= start_year
+    ]
+    interruption = min(washout_years) if washout_years else plan.post[0]
+    washout = len(washout_years)
+    units = panel.units[panel.units["year"].between(cfg["first_year"], last)]
+    out = []
+    for outcome in outcomes:
+        num, den = outcome.numerator, outcome.denominator
+        area = units[units["unit_id"] == code].set_index("year")[outcome.name].astype(float)
+        comp_units = units[units["unit_id"].isin(pool)]
+        # the same comparison units in every year: those with positive counts in all years
+        ok = comp_units.groupby("unit_id").apply(
+            lambda g, num=num, den=den: bool(
+                g[[num, den]].notna().all().all() and (g[den] > 0).all()
+            )
+        )
+        members = ok[ok].index
+        sums = comp_units[comp_units["unit_id"].isin(members)].groupby("year")[[num, den]].sum()
+        comp = sums[num].astype(float) / sums[den].astype(float) * 100
+        frame = pd.DataFrame(
+            {"year": area.index, "area": area.values, "comparison": comp.reindex(area.index).values}
+        )
+        frame["gap"] = frame["area"] - frame["comparison"]
+        for design, col in [("single", "area"), ("controlled", "gap")]:
+            if frame[col].isna().any():
+                continue  # a gap in the series: ITS needs complete, equally spaced years
+            try:
+                res = its(
+                    frame,
+                    time="year",
+                    outcome=col,
+                    interruption=interruption,
+                    washout=washout,
+                    effects=cfg["effects"],
+                    method=cfg["method"],
+                    alpha=plan.alpha,
+                    label=outcome.name,
+                    seed=seed,
+                )
+            except ValueError:
+                continue
+            out.append(
+                {
+                    "outcome": outcome.name,
+                    "design": design,
+                    "result": res,
+                    "data": frame,
+                    "n_points": int(len(frame)),
+                    "n_comparison_units": int(len(members)),
+                }
+            )
+    return out

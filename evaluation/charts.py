@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("svg")  # charts are rendered to SVG text here, never through the inline backend
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .area import AreaEvaluation, OutcomeResult  # noqa: E402
@@ -116,5 +117,96 @@ def placebo_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str
         f"Histogram of the same statistic computed for each of the {n} comparison areas as if "
         f"it had been a pilot, with {ev.name} marked at {fmt(z, 2)}. {rank - 1} of {n} "
         f"comparison areas have a value at least as extreme, giving p = {o.result.p_value:.2f}."
+    )
+    return fig, alt
+
+
+def its_chart(ev: AreaEvaluation, item: dict, title: str) -> tuple[plt.Figure, str]:
+    """Observed, fitted and counterfactual (with band) for one ITS; interruption marked."""
+    res = item["result"]
+    cf = res.extra["counterfactual"]
+    post = cf["post"].to_numpy()
+    washout = cf["washout"].to_numpy()
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    years = cf["time"].to_numpy()
+    ax.plot(
+        years[~washout],
+        cf["observed"].to_numpy()[~washout],
+        "o",
+        color=AREA_COLOUR,
+        label="Observed",
+    )
+    if washout.any():
+        ax.plot(
+            years[washout],
+            cf["observed"].to_numpy()[washout],
+            "o",
+            mfc="white",
+            color=AREA_COLOUR,
+            label="Observed, left out (partly treated)",
+        )
+    fitted = cf["fitted"].to_numpy().copy()
+    fitted[washout] = float("nan")
+    ax.plot(years, fitted, "-", color=AREA_COLOUR, lw=1.5, label="Fitted")
+    band = post & ~washout
+    cf_years = years[post | (np.arange(len(years)) == np.argmax(post) - 1)]
+    cf_vals = cf["counterfactual"].to_numpy()[post | (np.arange(len(years)) == np.argmax(post) - 1)]
+    ax.plot(
+        cf_years,
+        cf_vals,
+        "--",
+        color=COMPARISON_COLOUR,
+        lw=1.5,
+        label="Counterfactual (no interruption)",
+    )
+    lo, hi = cf["cf_low"].to_numpy()[band], cf["cf_high"].to_numpy()[band]
+    if band.sum() > 1:
+        ax.fill_between(
+            years[band], lo, hi, color=COMPARISON_COLOUR, alpha=0.2, label="Counterfactual band"
+        )
+    else:  # one post-period point: show the band as an interval bar
+        mid = cf["counterfactual"].to_numpy()[band]
+        ax.errorbar(
+            years[band],
+            mid,
+            yerr=[mid - lo, hi - mid],
+            fmt="none",
+            ecolor=COMPARISON_COLOUR,
+            capsize=4,
+            label="Counterfactual band",
+        )
+    first_post = years[post][0]
+    ax.axvline(first_post - 0.5, color=GREY, ls=":", lw=1)
+    ax.text(
+        first_post - 0.45,
+        0.98,
+        "interruption",
+        transform=ax.get_xaxis_transform(),
+        va="top",
+        fontsize=8,
+        color=GREY,
+    )
+    ax.axhline(0, color="#BBBBBB", lw=0.8) if item["design"] == "controlled" else None
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_xticks(years)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.set_ylabel("percentage points" if item["design"] == "controlled" else "%")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=7, loc="best")
+    lvl = res.terms.loc["level_change"]
+    last = years[band][-1]
+    obs_last = float(cf.loc[cf["time"] == last, "observed"].iloc[0])
+    cf_last = float(cf.loc[cf["time"] == last, "counterfactual"].iloc[0])
+    what = (
+        "the gap between " + ev.name + " and the comparison areas"
+        if item["design"] == "controlled"
+        else ev.name + "'s rate"
+    )
+    alt = (
+        f"Chart of {what} by year, {int(years[0])} to {int(years[-1])}, with a fitted trend "
+        f"and the trend projected past the interruption. In {int(last)} the observed value was "
+        f"{fmt(obs_last)} against {fmt(cf_last)} projected; the estimated level change is "
+        f"{fmt(float(lvl['estimate']))} (interval {fmt(float(lvl['ci_low']))} to "
+        f"{fmt(float(lvl['ci_high']))})."
     )
     return fig, alt

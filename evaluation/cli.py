@@ -46,6 +46,138 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.bool_):
+        return bool(o)
+    raise TypeError(type(o))
+
+
+def _clean(x):
+    import math
+
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def its_payload(res) -> dict:
+    """The JSON object printed by ``python -m evaluation its --json``."""
+    terms = res.terms
+    out = {"outcome": res.outcome, "method": res.method, "family": res.extra["family"]}
+    for name in ["level_change", "slope_change"]:
+        if name in terms.index:
+            row = terms.loc[name]
+            item = {k: float(row[k]) for k in ["estimate", "se", "ci_low", "ci_high", "p_value"]}
+            item["df"] = float(row["df"])
+            if "ratio" in terms.columns:
+                item.update(
+                    ratio=float(row["ratio"]),
+                    ratio_ci_low=float(row["ratio_ci_low"]),
+                    ratio_ci_high=float(row["ratio_ci_high"]),
+                )
+            out[name] = item
+    pre = terms.loc["pre_trend"]
+    out["pre_trend"] = {
+        k: float(pre[k]) for k in ["estimate", "se", "ci_low", "ci_high", "p_value"]
+    }
+    if "post_trend" in terms.index:
+        post = terms.loc["post_trend"]
+        out["post_trend"] = {k: float(post[k]) for k in ["estimate", "se", "ci_low", "ci_high"]}
+    if "dispersion" in res.diagnostics:
+        out["dispersion"] = res.diagnostics["dispersion"]
+    out["cumulative_effect"] = res.diagnostics.get("cumulative_effect")
+    out["conventions"] = res.conventions
+    out["diagnostics"] = {
+        k: v for k, v in res.diagnostics.items() if k not in {"dispersion", "cumulative_effect"}
+    }
+    return _clean(out)
+
+
+def cmd_its(args) -> int:
+    import json
+
+    import pandas as pd
+
+    from .models.its import its
+
+    try:
+        data = pd.read_csv(args.data)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.data}: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    needed = [args.time, args.outcome] + [
+        c for c in [args.offset, args.trials, args.season_col, args.control_col] if c
+    ]
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        print(
+            f"error: {args.data}: column(s) {missing} not found (columns: "
+            f"{', '.join(data.columns)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    outcome = args.outcome
+    if args.control_col:
+        if args.family != "gaussian":
+            print(
+                "error: --control-col works on the difference series and needs --family gaussian",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        data = data.assign(_difference=data[args.outcome] - data[args.control_col])
+        outcome = "_difference"
+    interruption = pd.to_numeric(pd.Series([args.interruption]), errors="coerce").iloc[0]
+    if pd.isna(interruption):
+        print(
+            f"error: --interruption must be a time value, not {args.interruption!r}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        res = its(
+            data,
+            time=args.time,
+            outcome=outcome,
+            interruption=float(interruption),
+            family=args.family,
+            method=args.method,
+            offset=args.offset,
+            trials=args.trials,
+            effects=args.effects,
+            harmonics=args.harmonics,
+            season_col=args.season_col,
+            season_period=args.season_period,
+            hac_lags=args.hac_lags,
+            ramp=args.ramp,
+            washout=args.washout,
+            alpha=args.alpha,
+            label=args.outcome,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    payload = its_payload(res)
+    if args.control_col:
+        payload["controlled"] = {
+            "control_col": args.control_col,
+            "note": "effects are differences: outcome minus control",
+        }
+    if args.json:
+        print(json.dumps(payload, indent=2, default=_json_default, allow_nan=False))
+    else:
+        print(res.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation", description="SEND test-and-learn evaluation toolkit"
@@ -59,6 +191,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", default=DEFAULT_PLAN)
     p.add_argument("--seed", type=int, default=None, help="default: the plan's seed")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("its", help="interrupted time series on your own tidy CSV")
+    p.add_argument("--data", required=True)
+    p.add_argument("--time", required=True)
+    p.add_argument("--outcome", required=True)
+    p.add_argument(
+        "--interruption", required=True, help="the first time value after the interruption"
+    )
+    p.add_argument(
+        "--family", default="gaussian", choices=["gaussian", "poisson", "quasipoisson", "binomial"]
+    )
+    p.add_argument(
+        "--method",
+        default="ar1-reml",
+        choices=["ar1-reml", "ols-hac", "glsar", "ols"],
+        help="gaussian only (default ar1-reml; ols-hac = Newey-West as Stata itsa)",
+    )
+    p.add_argument("--offset", help="exposure column; log(offset) enters the model")
+    p.add_argument("--trials", help="trials column (binomial)")
+    p.add_argument("--harmonics", type=int, default=0)
+    p.add_argument("--season-col")
+    p.add_argument("--season-period", type=float)
+    p.add_argument("--hac-lags", type=int)
+    p.add_argument("--effects", default="level+slope", choices=["level", "level+slope"])
+    p.add_argument(
+        "--control-col", help="comparison series; the model is fitted to outcome - control"
+    )
+    p.add_argument("--ramp", type=int, default=0, help="phase-in periods for the level change")
+    p.add_argument("--washout", type=int, default=0, help="post periods left out of the fit")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (ar1-reml)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_its)
     return parser
 
 

@@ -58,6 +58,7 @@ class Plan:
     seed: int
     inference: dict
     disclosure_threshold: int
+    its: dict = field(default_factory=dict)
     raw: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -214,6 +215,28 @@ def load_plan(path: Path | str) -> Plan:
         "comparison_pool.include",
         "only 'all_other_las' is implemented",
     )
+    its_cfg = dict(raw.get("its") or {})
+    its_cfg.setdefault("first_year", pre[0])
+    its_cfg.setdefault("effects", "level")
+    its_cfg.setdefault("method", "ar1-reml")
+    _require(
+        isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] <= pre[0],
+        path,
+        "its.first_year",
+        "must be a year no later than the start of the pre-period",
+    )
+    _require(
+        its_cfg["effects"] in {"level", "level+slope"},
+        path,
+        "its.effects",
+        "must be 'level' or 'level+slope'",
+    )
+    _require(
+        its_cfg["method"] in {"ar1-reml", "ols-hac", "glsar", "ols"},
+        path,
+        "its.method",
+        "must be one of ar1-reml, ols-hac, glsar, ols",
+    )
     return Plan(
         name=str(raw["name"]),
         title=str(raw.get("title", raw["name"])),
@@ -232,5 +255,6 @@ def load_plan(path: Path | str) -> Plan:
         seed=seed,
         inference=dict(inference),
         disclosure_threshold=threshold,
+        its=its_cfg,
         raw=raw,
     )

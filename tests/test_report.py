@@ -136,3 +136,16 @@ def test_cli_lists_areas():
         )
         == 32
     )
+
+
+def test_report_has_single_and_controlled_its_and_says_points_are_few(rendered):
+    html = rendered.html.read_text()
+    res = json.loads(rendered.results.read_text())
+    assert "<h2>Interrupted time series</h2>" in html
+    assert "Few points." in html and "7 yearly points before the programme" in html
+    designs = {(i["outcome"], i["design"]) for i in res["its"]}
+    assert ("timeliness_20wk_ex", "single") in designs
+    assert ("timeliness_20wk_ex", "controlled") in designs
+    for i in res["its"]:
+        assert i["pre_periods"][0] == 2016 and i["n_points"] == 9
+        assert "t(n - k)" in i["conventions"]["critical_values"]

@@ -39,6 +39,8 @@ class EstimationResult:
     unit: str = "percentage points"
     diagnostics: dict[str, Any] = field(default_factory=dict)
     distribution: pd.DataFrame | None = field(default=None, repr=False)
+    terms: pd.DataFrame | None = field(default=None, repr=False)  # one row per reported term
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # e.g. counterfactual frame
 
     @property
     def ci_is_finite(self) -> bool:
@@ -73,6 +75,11 @@ class EstimationResult:
             "post_periods": list(self.post_periods),
             "conventions": dict(self.conventions),
             "diagnostics": clean(self.diagnostics),
+            "terms": (
+                clean(self.terms.reset_index().to_dict(orient="records"))
+                if self.terms is not None
+                else None
+            ),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -113,6 +120,8 @@ class EstimationResult:
             "Conventions:",
         ]
         lines += [f"  - {k}: {v}" for k, v in self.conventions.items()]
+        if self.terms is not None:
+            lines += ["Terms:", self.terms.to_string(float_format=lambda x: f"{x:.4f}")]
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
