@@ -122,38 +122,50 @@ def placebo_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str
 
 
 def its_chart(ev: AreaEvaluation, item: dict, title: str) -> tuple[plt.Figure, str]:
-    """Observed, fitted and counterfactual (with band) for one ITS; interruption marked."""
-    res = item["result"]
+    """ITS chart for a report section (area alone or area minus comparison)."""
+    controlled = item["design"] == "controlled"
+    what = (
+        f"the gap between {ev.name} and the comparison areas" if controlled else f"{ev.name}'s rate"
+    )
+    return its_figure(
+        item["result"],
+        title=title,
+        what=what,
+        ylabel="percentage points" if controlled else "%",
+        zero_line=controlled,
+    )
+
+
+def its_figure(
+    res, title: str = "", what: str = "the series", ylabel: str = "", zero_line: bool = False
+) -> tuple[plt.Figure, str]:
+    """Observed, fitted and counterfactual (with its band) for any ITS result from
+    :func:`evaluation.models.its.its`, the interruption marked; returns (figure, alt text)."""
     cf = res.extra["counterfactual"]
     post = cf["post"].to_numpy()
     washout = cf["washout"].to_numpy()
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     years = cf["time"].to_numpy()
-    ax.plot(
-        years[~washout],
-        cf["observed"].to_numpy()[~washout],
-        "o",
-        color=AREA_COLOUR,
-        label="Observed",
-    )
+    obs = cf["observed"].to_numpy()
+    ax.plot(years[~washout], obs[~washout], "o", color=AREA_COLOUR, ms=4, label="Observed")
     if washout.any():
         ax.plot(
             years[washout],
-            cf["observed"].to_numpy()[washout],
+            obs[washout],
             "o",
             mfc="white",
             color=AREA_COLOUR,
-            label="Observed, left out (partly treated)",
+            label="Observed, left out (washout)",
         )
     fitted = cf["fitted"].to_numpy().copy()
     fitted[washout] = float("nan")
     ax.plot(years, fitted, "-", color=AREA_COLOUR, lw=1.5, label="Fitted")
     band = post & ~washout
-    cf_years = years[post | (np.arange(len(years)) == np.argmax(post) - 1)]
-    cf_vals = cf["counterfactual"].to_numpy()[post | (np.arange(len(years)) == np.argmax(post) - 1)]
+    last_pre = np.arange(len(years)) == np.argmax(post) - 1
+    show = post | last_pre
     ax.plot(
-        cf_years,
-        cf_vals,
+        years[show],
+        cf["counterfactual"].to_numpy()[show],
         "--",
         color=COMPARISON_COLOUR,
         lw=1.5,
@@ -176,37 +188,36 @@ def its_chart(ev: AreaEvaluation, item: dict, title: str) -> tuple[plt.Figure, s
             label="Counterfactual band",
         )
     first_post = years[post][0]
-    ax.axvline(first_post - 0.5, color=GREY, ls=":", lw=1)
+    step = float(np.min(np.diff(years))) if len(years) > 1 else 1.0
+    ax.axvline(first_post - step / 2, color=GREY, ls=":", lw=1)
     ax.text(
-        first_post - 0.45,
+        first_post - step / 2,
         0.98,
-        "interruption",
+        " interruption",
         transform=ax.get_xaxis_transform(),
         va="top",
         fontsize=8,
         color=GREY,
     )
-    ax.axhline(0, color="#BBBBBB", lw=0.8) if item["design"] == "controlled" else None
+    if zero_line:
+        ax.axhline(0, color="#BBBBBB", lw=0.8)
     ax.set_title(title, fontsize=10, loc="left")
-    ax.set_xticks(years)
+    if len(years) <= 15:
+        ax.set_xticks(years)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    ax.set_ylabel("percentage points" if item["design"] == "controlled" else "%")
+    ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=7, loc="best")
     lvl = res.terms.loc["level_change"]
     last = years[band][-1]
     obs_last = float(cf.loc[cf["time"] == last, "observed"].iloc[0])
     cf_last = float(cf.loc[cf["time"] == last, "counterfactual"].iloc[0])
-    what = (
-        "the gap between " + ev.name + " and the comparison areas"
-        if item["design"] == "controlled"
-        else ev.name + "'s rate"
-    )
+    scale = "" if "ratio" not in res.terms.columns else f" (ratio {fmt(float(lvl['ratio']), 3)})"
     alt = (
-        f"Chart of {what} by year, {int(years[0])} to {int(years[-1])}, with a fitted trend "
-        f"and the trend projected past the interruption. In {int(last)} the observed value was "
-        f"{fmt(obs_last)} against {fmt(cf_last)} projected; the estimated level change is "
-        f"{fmt(float(lvl['estimate']))} (interval {fmt(float(lvl['ci_low']))} to "
-        f"{fmt(float(lvl['ci_high']))})."
+        f"Chart of {what} over time, {fmt(float(years[0]), 0)} to {fmt(float(years[-1]), 0)}, "
+        "with the fitted trend and the trend projected past the interruption. At the last "
+        f"point the observed value was {fmt(obs_last)} against {fmt(cf_last)} projected; the "
+        f"estimated level change is {fmt(float(lvl['estimate']), 3)}{scale} (interval "
+        f"{fmt(float(lvl['ci_low']), 3)} to {fmt(float(lvl['ci_high']), 3)})."
     )
     return fig, alt

@@ -161,6 +161,7 @@ def cmd_its(args) -> int:
             alpha=args.alpha,
             label=args.outcome,
             seed=args.seed,
+            extra_interruptions=tuple(args.extra_interruption),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -216,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effects", default="level+slope", choices=["level", "level+slope"])
     p.add_argument(
         "--control-col", help="comparison series; the model is fitted to outcome - control"
+    )
+    p.add_argument(
+        "--extra-interruption",
+        action="append",
+        type=float,
+        default=[],
+        help="another interruption (e.g. a data break); repeat for several",
     )
     p.add_argument("--ramp", type=int, default=0, help="phase-in periods for the level change")
     p.add_argument("--washout", type=int, default=0, help="post periods left out of the fit")

@@ -304,3 +304,57 @@ def test_default_method_coverage_small_monte_carlo():
 def test_default_method_coverage_monte_carlo():
     cov = _coverage(reps=2000, seed=2024)
     assert 0.93 <= cov <= 0.97
+
+
+def test_its_figure_has_alt_text_with_the_estimate(sicily):
+    from evaluation.charts import its_figure
+
+    res = its(
+        sicily,
+        time="time",
+        outcome="aces",
+        interruption=37,
+        family="quasipoisson",
+        offset="stdpop",
+        effects="level",
+        harmonics=2,
+        season_col="month",
+        season_period=12,
+    )
+    fig, alt = its_figure(res, title="Sicily", what="acute coronary events")
+    assert "0.885" in alt and "interruption" in alt
+    assert fig.axes[0].get_title(loc="left") == "Sicily"
+
+
+def test_cli_extra_interruption(tmp_path):
+    rng = np.random.default_rng(9)
+    data = _ar1_series(rng, 60, 0.0)
+    path = tmp_path / "s.csv"
+    data.to_csv(path, index=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "its",
+            "--data",
+            str(path),
+            "--time",
+            "t",
+            "--outcome",
+            "y",
+            "--interruption",
+            "30",
+            "--extra-interruption",
+            "45",
+            "--method",
+            "ols",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "other interruptions [45.0]" in json.loads(proc.stdout)["conventions"]["design"]
