@@ -8,6 +8,8 @@ SEED ?=
 KERNEL := send-evaluation
 
 .DEFAULT_GOAL := help
+
+.PHONY: validate
 .PHONY: help setup report areas test test-slow lint format clean
 
 help: ## List the targets
@@ -27,6 +29,9 @@ report: ## Render the evidence report for one pilot area: make report AREA=hartl
 
 areas: ## List the pilot areas that AREA accepts
 	@$(BIN)/python -m evaluation areas --plan "$(PLAN)"
+
+validate: ## Validate the plan's input files against data_contracts/ (quarantine in reports/validation)
+	$(BIN)/python -m evaluation validate --plan "$(PLAN)" --report-json reports/validation/report.json
 
 test: ## Run the test suite
 	$(BIN)/python -m pytest

@@ -2,7 +2,9 @@
 
 Exit codes (documented in README.md):
   0  success
-  2  bad usage or an AREA that is not a pilot area of the plan
+  1  validate: at least one row has an error (rows quarantined)
+  2  bad usage, an AREA that is not a pilot area of the plan, or (validate) a file that cannot be
+     read or an unknown contract
   3  invalid evaluation plan
   4  input data could not be read
   5  the report could not be rendered
@@ -179,6 +181,60 @@ def cmd_its(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    """Validate files against their contracts; exit 0 (no errors), 1 (errors), 2 (unreadable)."""
+    import json
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .contracts import ContractError, validate_file
+    from .geography import load_geography
+    from .ingest import SOURCES
+    from .readers import ReadError
+
+    plan = load_plan(args.plan)
+    geo = load_geography(plan.data_dir)
+    targets: list[tuple[Path, str | None]] = []
+    if args.paths:
+        targets = [(Path(p), args.contract) for p in args.paths]
+    else:
+        for key in plan.sources:
+            spec = SOURCES[key]
+            targets.append((plan.data_dir / "public" / spec.file, spec.contract))
+    report, worst = {"files": []}, 0
+    out_dir = Path(args.quarantine_dir)
+    show_bar = len(targets) > 1 or any(p.exists() and p.stat().st_size > 20e6 for p, _ in targets)
+    for path, contract in tqdm(
+        targets, desc="validating", unit="file", disable=not show_bar, file=sys.stderr
+    ):
+        try:
+            result = validate_file(path, contract, geo)
+        except (ReadError, ContractError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            report["files"].append({"path": str(path), "contract": contract, "error": str(exc)})
+            worst = max(worst, 2)
+            continue
+        written = result.write_quarantine(out_dir)
+        print(result.summary(), file=sys.stderr)
+        by_rule: dict[tuple[str, str], int] = {}
+        for f in result.findings:
+            by_rule[(f.severity, f.rule)] = by_rule.get((f.severity, f.rule), 0) + 1
+        for (sev, rule), n in sorted(by_rule.items()):
+            example = next(f for f in result.findings if f.rule == rule)
+            print(f"  {sev:<7} {rule:<28} x{n:<6} e.g. {example}", file=sys.stderr)
+        if written:
+            print(f"  quarantined rows with their reasons: {written}", file=sys.stderr)
+        entry = result.to_dict()
+        entry["path"] = str(path)
+        report["files"].append(entry)
+        if result.n_errors:
+            worst = max(worst, 1)
+    if args.report_json:
+        Path(args.report_json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return worst
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation", description="SEND test-and-learn evaluation toolkit"
@@ -192,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", default=DEFAULT_PLAN)
     p.add_argument("--seed", type=int, default=None, help="default: the plan's seed")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("validate", help="validate files against their data contracts")
+    p.add_argument("paths", nargs="*", help="files (default: the plan's sources)")
+    p.add_argument("--contract", help="contract name (default: inferred from the columns)")
+    p.add_argument("--report-json", help="write every finding to this JSON file")
+    p.add_argument(
+        "--quarantine-dir",
+        default="reports/validation/quarantine",
+        help="where quarantined rows are written with their reasons",
+    )
+    p.add_argument("--plan", default=DEFAULT_PLAN)
+    p.set_defaults(func=cmd_validate)
     p = sub.add_parser("its", help="interrupted time series on your own tidy CSV")
     p.add_argument("--data", required=True)
     p.add_argument("--time", required=True)

@@ -6,7 +6,7 @@ quarantine file and the report all say the same thing in the same words.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ class Finding:
     severity: str
     value: str
     message: str
+    index: int | None = field(default=None, compare=False, repr=False)  # frame row, internal
 
     def __str__(self) -> str:
         where = f"{self.file}" + (f", line {self.row}" if self.row is not None else "")
@@ -38,7 +39,9 @@ class Finding:
         )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("index", None)
+        return d
 
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:

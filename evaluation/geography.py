@@ -57,6 +57,8 @@ class Geography:
     created: dict[str, int]  # old_la_code -> first calendar year
     stable_units: list[dict]
     errata: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    gss_in_force: dict[str, dict[str, int]] = field(default_factory=dict)
+    late_records: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._names = {normalise_name(n): n for n in self.lookup["la_name"]}
@@ -97,6 +99,14 @@ class Geography:
         """The most recent GSS code the lookup gives for an LA (lookup rows are chronological)."""
         codes = self.gss_codes(old_la_code)
         return codes[-1] if codes else ""
+
+    def gss_for_year(self, old_la_code: str, year: int) -> str | None:
+        """The GSS code in force for a year, where the reference records a code change."""
+        changes = self.gss_in_force.get(str(old_la_code))
+        if not changes:
+            return None
+        valid = [(y, g) for g, y in changes.items() if y <= year]
+        return max(valid)[1] if valid else None
 
     def exists_in(self, old_la_code: str, year: int) -> bool:
         code = str(old_la_code)
@@ -220,6 +230,22 @@ class Geography:
                     )
                 )
                 return None, findings
+        late_ok = year in self.late_records.get(source, {}).get(code, [])
+        if code in self.retired and year > self.retired[code] and has_data and late_ok:
+            findings.append(
+                Finding(
+                    file,
+                    row,
+                    "time_period",
+                    "known_record_after_end",
+                    WARNING,
+                    str(year),
+                    f"{canon} ({code}) ceased after {self.retired[code]} but the source "
+                    f"has {year} data for it; this is a known feature of the source and "
+                    "the data count towards the area's stable unit.",
+                )
+            )
+            return code, findings
         if code in self.retired and year > self.retired[code] and has_data:
             findings.append(
                 Finding(
@@ -236,6 +262,21 @@ class Geography:
             return None, findings
         if gss:
             gss = str(gss).strip()
+            expected = self.gss_for_year(code, year)
+            if gss and gss in self.gss_codes(code) and expected and gss != expected:
+                findings.append(
+                    Finding(
+                        file,
+                        row,
+                        "new_la_code",
+                        "gss_code_drift",
+                        WARNING,
+                        gss,
+                        f"{canon} uses GSS code {gss} for {year}, but {expected} was in "
+                        "force then; this is known E10/E06 code drift and the 3-digit "
+                        "code is used.",
+                    )
+                )
             if gss and gss not in self.gss_codes(code):
                 findings.append(
                     Finding(
@@ -326,9 +367,13 @@ def load_geography(data_dir: Path | str = DEFAULT_DATA_DIR) -> Geography:
     with open(data_dir / GEOGRAPHY_FILE, encoding="utf-8") as fh:
         ref = yaml.safe_load(fh)
     errata: dict[str, dict[str, dict[str, str]]] = {}
+    late: dict[str, dict[str, list[int]]] = {}
     for item in ref.get("errata", []):
         errata.setdefault(item["source"], {}).update(
             {k: {kk: str(vv) for kk, vv in v.items()} for k, v in item["wrong_codes"].items()}
+        )
+        late.setdefault(item["source"], {}).update(
+            {str(k): [int(y) for y in v] for k, v in (item.get("late_records") or {}).items()}
         )
     return Geography(
         lookup=lookup,
@@ -339,4 +384,9 @@ def load_geography(data_dir: Path | str = DEFAULT_DATA_DIR) -> Geography:
             {**u, "members": [str(m) for m in u["members"]]} for u in ref.get("stable_units", [])
         ],
         errata=errata,
+        late_records=late,
+        gss_in_force={
+            str(code): {str(g): int(y) for g, y in m.items()}
+            for code, m in (ref.get("gss_in_force") or {}).items()
+        },
     )

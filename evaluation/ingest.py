@@ -19,7 +19,7 @@ import pandas as pd
 
 from .findings import ERROR, Finding
 from .geography import Geography
-from .tribunal import TRIBUNAL_SYMBOLS, read_tribunal
+from .tribunal import TRIBUNAL_SYMBOLS
 
 EES_MANDATORY = ["time_period", "time_identifier", "geographic_level", "country_code"]
 EES_LA_COLUMNS = ["old_la_code", "new_la_code", "la_name"]
@@ -39,6 +39,7 @@ class SourceSpec:
     years: tuple[int, int]  # calendar years this source is used for in the panel
     layout: str = "ees"  # "ees" or "tribunal"
     row_filter: dict[str, str] = field(default_factory=dict)
+    contract: str = ""  # data_contracts/<contract>.yaml
 
 
 # Symbols from each release's data guidance ("z - Not applicable", "x - unavailable").
@@ -49,6 +50,7 @@ SOURCES: dict[str, SourceSpec] = {
     for s in [
         SourceSpec(
             key="ehcp_2025_timeliness",
+            contract="ehcp_2025_timeliness",
             file="ehcp_2025_timeliness_20_week.csv",
             title="Education, health and care plans: timeliness of new EHC plans (20 weeks)",
             release="DfE EHCP statistics, reporting year 2025",
@@ -64,6 +66,7 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             key="ehcp_2025_requests",
+            contract="ehcp_2025_requests",
             file="ehcp_2025_requests.csv",
             title="Education, health and care plans: requests for EHC needs assessment",
             release="DfE EHCP statistics, reporting year 2025",
@@ -77,6 +80,7 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             key="ehcp_2025_assessments",
+            contract="ehcp_2025_assessments",
             file="ehcp_2025_assessments.csv",
             title="Education, health and care plans: EHC needs assessments",
             release="DfE EHCP statistics, reporting year 2025",
@@ -87,6 +91,7 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             key="ehcp_2023_sen2_mi",
+            contract="ehcp_2023_sen2_mi",
             file="ehcp_2023_sen2_mi.csv",
             title="Education, health and care plans (aggregate SEN2): sen2_mi",
             release="DfE EHCP statistics, reporting year 2023",
@@ -105,13 +110,14 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         SourceSpec(
             key="send_tribunal",
+            contract="send_tribunal",
             file="send_tribunal_appeal_rate_2014_2024.csv",
             title="SEND Tribunal appeal rate by local authority, 2014-2024 (MoJ/HMCTS and DfE)",
             release="Supporting file of DfE EHCP statistics, reporting year 2025",
             symbols=TRIBUNAL_SYMBOLS,
             measures={
-                "appeals": "Appeals registered",
-                "appealable_decisions": "Total Appealable Decisions",
+                "appeals": "appeals",
+                "appealable_decisions": "appealable_decisions",
             },
             years=(2014, 2024),
             layout="tribunal",
@@ -190,59 +196,51 @@ def parse_cells(
 
 def ees_observations(
     spec: SourceSpec, data_dir: Path, geo: Geography
-) -> tuple[pd.DataFrame, list[Finding]]:
-    """Observations for LA and national rows of one EES source."""
-    path = Path(data_dir) / "public" / spec.file
-    frame = read_ees_csv(path)
+) -> tuple[pd.DataFrame, list[Finding], object]:
+    """Observations for LA and national rows of one EES source, validated by its contract."""
+    from .contracts import validate_file
+
+    result = validate_file(Path(data_dir) / "public" / spec.file, spec.contract, geo)
+    frame, symbols = result.accepted, result.symbols
+    keep = frame["geographic_level"].isin(["Local authority", "National"])
     for col, val in spec.row_filter.items():
-        frame = frame[frame[col] == val]
-    frame = frame[frame["geographic_level"].isin(["Local authority", "National"])]
-    frame = frame.assign(time_period=frame["time_period"].astype(int))
-    findings: list[Finding] = []
-    codes = []
-    for row in frame.itertuples(index=False):
-        if row.geographic_level == "National":
-            codes.append("E92000001")
-            continue
-        code, f = geo.validate_pair(
-            row.la_name,
-            row.old_la_code,
-            row.time_period,
-            source=spec.key,
-            file=spec.file,
-            row=row.source_row,
-            gss=row.new_la_code,
-        )
-        findings.extend(f)
-        codes.append(code)
-    frame = frame.assign(old_la_code=codes)
-    frame.loc[frame["geographic_level"] == "National", "la_name"] = "England"
-    findings.extend(completeness_findings(frame, spec, geo))
+        keep &= frame[col] == val
+    frame, symbols = frame[keep], symbols[keep]
+    codes = frame["_la_code"].where(frame["geographic_level"] == "Local authority", "E92000001")
+    names = frame["la_name"].where(frame["geographic_level"] == "Local authority", "England")
+    base = pd.DataFrame(
+        {
+            "source": spec.key,
+            "file": spec.file,
+            "source_row": frame["source_row"].to_numpy(),
+            "geographic_level": frame["geographic_level"].to_numpy(),
+            "time_period": frame["time_period"].astype(int).to_numpy(),
+            "old_la_code": codes.to_numpy(),
+            "la_name": names.to_numpy(),
+        }
+    )
+    findings = list(result.findings)
+    findings.extend(
+        completeness_findings(base.drop_duplicates(["old_la_code", "time_period"]), spec, geo)
+    )
+    return _measures(base, frame, symbols, spec), findings, result
+
+
+def _measures(
+    base: pd.DataFrame, frame: pd.DataFrame, symbols: pd.DataFrame, spec: SourceSpec
+) -> pd.DataFrame:
     parts = []
     for measure, column in spec.measures.items():
-        values, symbols, f = parse_cells(
-            frame[column], spec.symbols, file=spec.file, column=column, rows=frame["source_row"]
-        )
-        findings.extend(f)
         parts.append(
-            pd.DataFrame(
-                {
-                    "source": spec.key,
-                    "file": spec.file,
-                    "source_row": frame["source_row"].values,
-                    "geographic_level": frame["geographic_level"].values,
-                    "time_period": frame["time_period"].values,
-                    "old_la_code": frame["old_la_code"].values,
-                    "la_name": frame["la_name"].values,
-                    "measure": measure,
-                    "value": values.values,
-                    "symbol": symbols.values,
-                }
+            base.assign(
+                measure=measure,
+                value=frame[column].round().astype("Int64").to_numpy(),
+                symbol=symbols[column].to_numpy(),
             )
         )
     obs = pd.concat(parts, ignore_index=True)
     obs["meaning"] = obs["symbol"].map(spec.symbols).fillna("")
-    return obs, findings
+    return obs
 
 
 def completeness_findings(frame: pd.DataFrame, spec: SourceSpec, geo: Geography) -> list[Finding]:
@@ -272,66 +270,45 @@ def completeness_findings(frame: pd.DataFrame, spec: SourceSpec, geo: Geography)
 
 def tribunal_observations(
     spec: SourceSpec, data_dir: Path, geo: Geography
-) -> tuple[pd.DataFrame, list[Finding]]:
-    """Observations from the MoJ appeal-rate presentation table (layout normalised first)."""
-    table = read_tribunal(Path(data_dir) / "public" / spec.file)
-    findings: list[Finding] = []
-    codes = []
-    for row in table.itertuples(index=False):
-        if row.geographic_level == "National":
-            codes.append("E92000001")
-            continue
-        has_data = pd.notna(row.appeals) or pd.notna(row.appealable_decisions)
-        code, f = geo.validate_pair(
-            row.la_name,
-            row.la_code_raw,
-            row.time_period,
-            source=spec.key,
-            file=spec.file,
-            row=row.source_row,
-            has_data=has_data,
-        )
-        findings.extend(f)
-        codes.append(code)
-    table = table.assign(old_la_code=codes)
-    parts = []
-    for measure, sym_col in [
-        ("appeals", "appeals_symbol"),
-        ("appealable_decisions", "decisions_symbol"),
-    ]:
-        parts.append(
-            pd.DataFrame(
-                {
-                    "source": spec.key,
-                    "file": spec.file,
-                    "source_row": table["source_row"].values,
-                    "geographic_level": table["geographic_level"].values,
-                    "time_period": table["time_period"].values,
-                    "old_la_code": table["old_la_code"].values,
-                    "la_name": table["la_name"].values,
-                    "measure": measure,
-                    "value": table[measure].astype("Int64").values,
-                    "symbol": table[sym_col].values,
-                }
-            )
-        )
-    obs = pd.concat(parts, ignore_index=True)
-    obs["meaning"] = obs["symbol"].map(spec.symbols).fillna("")
-    return obs, findings
+) -> tuple[pd.DataFrame, list[Finding], object]:
+    """Observations from the MoJ appeal-rate table (layout normalised, then validated)."""
+    from .contracts import validate_file
+
+    result = validate_file(Path(data_dir) / "public" / spec.file, spec.contract, geo)
+    frame, symbols = result.accepted, result.symbols
+    national = frame["geographic_level"] == "National"
+    codes = frame["_la_code"].where(~national, "E92000001")
+    base = pd.DataFrame(
+        {
+            "source": spec.key,
+            "file": spec.file,
+            "source_row": frame["source_row"].to_numpy(),
+            "geographic_level": frame["geographic_level"].to_numpy(),
+            "time_period": frame["time_period"].astype(int).to_numpy(),
+            "old_la_code": codes.to_numpy(),
+            "la_name": frame["la_name"].to_numpy(),
+        }
+    )
+    # placeholders of retired or not-yet-created LAs (no data, no valid code) carry nothing
+    keep = base["old_la_code"].ne("").to_numpy()
+    obs = _measures(base[keep], frame[keep], symbols[keep], spec)
+    return obs, list(result.findings), result
 
 
 def read_sources(
     data_dir: Path, geo: Geography, keys: list[str] | None = None
 ) -> tuple[pd.DataFrame, list[Finding]]:
-    """All observations from the shipped sources (or the named subset) and their findings."""
-    frames, findings = [], []
+    """All observations from the shipped sources (or the named subset), their findings, and
+    each file's :class:`~evaluation.contracts.ValidationResult`."""
+    frames, findings, results = [], [], []
     for key in keys or list(SOURCES):
         spec = SOURCES[key]
         reader = tribunal_observations if spec.layout == "tribunal" else ees_observations
-        obs, f = reader(spec, Path(data_dir), geo)
+        obs, f, result = reader(spec, Path(data_dir), geo)
         frames.append(obs)
         findings.extend(f)
-    return pd.concat(frames, ignore_index=True), dedupe_findings(findings)
+        results.append(result)
+    return pd.concat(frames, ignore_index=True), dedupe_findings(findings), results
 
 
 def dedupe_findings(findings: list[Finding]) -> list[Finding]:

@@ -41,6 +41,7 @@ class Panel:
     boundary_policy: str
     source_files: dict[str, str] = field(default_factory=dict)  # file -> sha256
     excluded_units: dict[str, str] = field(default_factory=dict)  # code -> why
+    validation: list = field(default_factory=list)  # one ValidationResult per source file
 
     def findings_frame(self) -> pd.DataFrame:
         return findings_frame(self.findings)
@@ -128,9 +129,19 @@ def aggregate_units(la: pd.DataFrame, geo: Geography, policy: str) -> tuple[pd.D
         .size()
         .rename("expected")
     )
+    # completeness is judged on the members that existed that year; records that a source
+    # publishes under a ceased member (known late records) still count towards the sum
+    la["_exists"] = [
+        geo.exists_in(c, int(y)) for c, y in zip(la["old_la_code"], la["year"], strict=True)
+    ]
     grouped = la.groupby(["unit_id", "year"])
     sums = grouped[MEASURES].sum(min_count=1)
-    present = grouped[MEASURES].count()
+    present = (
+        la[la["_exists"]]
+        .groupby(["unit_id", "year"])[MEASURES]
+        .count()
+        .reindex(sums.index, fill_value=0)
+    )
     exp = expected.reindex(sums.index)
     complete = present.eq(exp, axis=0)
     units = sums.where(complete).reset_index()
@@ -149,7 +160,7 @@ def build_panel(
     """Read, validate and assemble the analysis panel from the shipped public data."""
     data_dir = Path(data_dir)
     geo = geo or load_geography(data_dir)
-    obs, findings = read_sources(data_dir, geo)
+    obs, findings, validation = read_sources(data_dir, geo)
     chosen = select_sources(obs)
     la_obs = chosen[
         (chosen["geographic_level"] == "Local authority") & chosen["old_la_code"].notna()
@@ -165,7 +176,7 @@ def build_panel(
     hashes["la_lookup_old_la_codes.csv"] = sha256_file(
         data_dir / "public" / "la_lookup_old_la_codes.csv"
     )
-    return Panel(units, national, obs, findings, boundary_policy, hashes, excluded)
+    return Panel(units, national, obs, findings, boundary_policy, hashes, excluded, validation)
 
 
 @lru_cache(maxsize=4)

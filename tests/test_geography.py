@@ -30,14 +30,23 @@ def test_unknown_code_name_disagreement_is_an_error(geo):
     assert findings[0].file == "r.csv" and findings[0].row == 5
 
 
-def test_retired_la_after_its_end_is_an_error_but_gss_drift_is_not(geo):
+def test_retired_la_after_its_end_is_an_error_but_gss_drift_is_a_warning(geo):
     code, findings = geo.validate_pair("Cumbria", "909", 2023, source="x", file="f", row=3)
     assert code is None and findings[0].rule == "retired_la_used"
-    for gss in ["E10000023", "E06000065"]:  # North Yorkshire keeps E10 after 2023 in EES
-        code, findings = geo.validate_pair(
-            "North Yorkshire", "815", 2024, source="x", file="f", row=3, gss=gss
-        )
-        assert code == "815" and findings == []
+    # North Yorkshire keeps its county E10 code after becoming a unitary in 2023 (EES files)
+    code, findings = geo.validate_pair(
+        "North Yorkshire", "815", 2024, source="x", file="f", row=3, gss="E10000023"
+    )
+    assert code == "815"
+    assert [(f.rule, f.severity) for f in findings] == [("gss_code_drift", "warning")]
+    code, findings = geo.validate_pair(
+        "North Yorkshire", "815", 2024, source="x", file="f", row=3, gss="E06000065"
+    )
+    assert code == "815" and findings == []
+    code, findings = geo.validate_pair(
+        "North Yorkshire", "815", 2022, source="x", file="f", row=3, gss="E10000023"
+    )
+    assert findings == []
     code, findings = geo.validate_pair(
         "Hartlepool", "805", 2024, source="x", file="f", row=3, gss="E06000002"
     )

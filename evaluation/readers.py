@@ -1,0 +1,141 @@
+"""Robust reading of analysts' files into text tables, exactly as a user sees them.
+
+Handles UTF-8 with or without a byte-order mark and Windows-1252; ``,`` or ``;`` separators;
+.xlsx and .ods sheets; blank lines; and trailing note rows (text in the first column only,
+below the data).  Every cell is kept as text (symbols are not numbers) and every row keeps
+``source_row``: its line number in the file, or its row number in the sheet (header = 1).
+Anything unreadable raises :class:`ReadError` naming the file, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+SHEET_SUFFIXES = {".xlsx": "openpyxl", ".xlsm": "openpyxl", ".ods": "odf"}
+
+
+class ReadError(ValueError):
+    """The file cannot be read at all."""
+
+
+@dataclass
+class ReadResult:
+    frame: pd.DataFrame  # text cells + source_row
+    encoding: str
+    delimiter: str
+    note_rows: list[int] = field(default_factory=list)  # lines skipped as notes below the data
+    blank_rows: list[int] = field(default_factory=list)
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, str]:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise ReadError(
+            f"{name}: the file is neither UTF-8 nor Windows-1252 text ({exc})."
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _rows_from_text(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows, last = [], 0
+    for record in reader:
+        line = last + 1  # physical line where this record starts
+        last = reader.line_num
+        rows.append((line, record))
+    return rows
+
+
+def _rows_from_sheet(path: Path, engine: str) -> list[tuple[int, list[str]]]:
+    try:
+        sheet = pd.read_excel(
+            path, sheet_name=0, header=None, dtype=str, engine=engine, keep_default_na=False
+        )
+    except ImportError as exc:
+        raise ReadError(
+            f"{path.name}: reading {path.suffix} files needs {exc.name}; run make setup."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is reported, not raised
+        raise ReadError(
+            f"{path.name}: cannot read the spreadsheet ({type(exc).__name__}: {exc})."
+        ) from None
+    return [
+        (i + 1, ["" if v is None else str(v) for v in row])
+        for i, row in enumerate(sheet.itertuples(index=False, name=None))
+    ]
+
+
+def read_table(path: Path | str) -> ReadResult:
+    """Read a CSV/XLSX/ODS file into a text DataFrame with ``source_row``."""
+    path = Path(path)
+    if not path.exists():
+        raise ReadError(f"{path}: file not found.")
+    if not path.is_file():
+        raise ReadError(f"{path}: not a file.")
+    suffix = path.suffix.lower()
+    if suffix in SHEET_SUFFIXES:
+        rows, encoding, delimiter = _rows_from_sheet(path, SHEET_SUFFIXES[suffix]), "sheet", ""
+    else:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ReadError(f"{path}: cannot be opened ({exc.strerror}).") from None
+        if b"\x00" in raw[:4096]:
+            raise ReadError(f"{path.name}: this looks like a binary file, not a CSV.")
+        text, encoding = _decode(raw, path.name)
+        delimiter = _delimiter(text)
+        try:
+            rows = _rows_from_text(text, delimiter)
+        except csv.Error as exc:
+            raise ReadError(f"{path.name}: not a readable CSV ({exc}).") from None
+    # the header is the first non-blank row
+    rows = [(ln, [c.strip() for c in rec]) for ln, rec in rows]
+    while rows and not any(rows[0][1]):
+        rows.pop(0)
+    if not rows:
+        raise ReadError(f"{path.name}: the file is empty.")
+    header_line, header = rows[0]
+    while header and header[-1] == "":
+        header.pop()
+    if not header or any(h == "" for h in header):
+        raise ReadError(f"{path.name}: line {header_line} (header) has an empty column name.")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ReadError(f"{path.name}: line {header_line} (header) repeats column(s) {dupes}.")
+    width = len(header)
+    body, blanks = [], []
+    for ln, rec in rows[1:]:
+        if not any(rec):
+            blanks.append(ln)
+            continue
+        body.append((ln, rec))
+    # trailing notes: a block at the end whose rows have text in the first cell only
+    notes: list[int] = []
+    while body and body[-1][1][0] and not any(body[-1][1][1:]):
+        notes.insert(0, body.pop()[0])
+    records = []
+    for ln, rec in body:
+        cells = rec[:width] + [""] * (width - len(rec))
+        extra = [c for c in rec[width:] if c]
+        records.append([ln, *cells, "|".join(extra)])
+    frame = pd.DataFrame(records, columns=["source_row", *header, "_extra_cells"])
+    frame["source_row"] = frame["source_row"].astype(int)
+    for col in header:
+        frame[col] = frame[col].astype(str)
+    return ReadResult(frame, encoding, delimiter, notes, blanks)
