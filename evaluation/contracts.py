@@ -277,13 +277,13 @@ def infer_contract(columns: list[str]) -> Contract:
             continue
         tried.append(name)
         if set(c.match) <= cols:
-            overlap = len(cols & set(c.columns)) / max(len(c.columns), 1)
-            candidates.append((overlap, name, c))
+            present = len(cols & set(c.columns))
+            candidates.append(((present, present / max(len(c.columns), 1)), name, c))
     if not candidates:
         raise ContractError(
             f"No contract fits these columns; tried {', '.join(tried)}. Name one with --contract."
         )
-    candidates.sort(key=lambda t: (-t[0], t[1]))
+    candidates.sort(key=lambda t: (-t[0][0], -t[0][1], t[1]))
     return candidates[0][2]
 
 

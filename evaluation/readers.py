@@ -81,6 +81,14 @@ def _rows_from_sheet(path: Path, engine: str) -> list[tuple[int, list[str]]]:
     ]
 
 
+def _is_note(record: list[str], width: int) -> bool:
+    filled = [i for i, c in enumerate(record) if c]
+    if not filled or filled[0] != 0 or len(filled) > 2 or width <= 3:
+        return False
+    first = record[0]
+    return not first[0].isdigit() and not first.startswith("-")
+
+
 def read_table(path: Path | str) -> ReadResult:
     """Read a CSV/XLSX/ODS file into a text DataFrame with ``source_row``."""
     path = Path(path)
@@ -125,9 +133,10 @@ def read_table(path: Path | str) -> ReadResult:
             blanks.append(ln)
             continue
         body.append((ln, rec))
-    # trailing notes: a block at the end whose rows have text in the first cell only
+    # trailing notes: a block at the end whose rows start with text (not a number) and fill at
+    # most two cells, e.g. "Source: ..." (an unquoted comma splits a note into two cells)
     notes: list[int] = []
-    while body and body[-1][1][0] and not any(body[-1][1][1:]):
+    while body and _is_note(body[-1][1], width):
         notes.insert(0, body.pop()[0])
     records = []
     for ln, rec in body:
