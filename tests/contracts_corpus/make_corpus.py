@@ -391,6 +391,7 @@ def build() -> None:
                 "TS24 0PP",
                 "DL1 1AA",
             ],
+            strict=False,
         )
     ]
     case(
@@ -415,6 +416,7 @@ def build() -> None:
                 "Mia Clark",
                 "Ben Hall",
             ],
+            strict=False,
         )
     ]
     case("c13_person_names.csv", rows, "personal_data_value", None, "who", header=C + ["who"])
