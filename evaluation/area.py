@@ -74,18 +74,20 @@ class AreaEvaluation:
         return next(o.result for o in self.outcomes if o.outcome.name == outcome)
 
     def area_findings(self) -> pd.DataFrame:
-        """Data-quality findings that concern this area (by its name in the source)."""
-        frame = self.panel.findings_frame()
+        """Data-quality findings that concern this area."""
+        frame = self.panel.findings_by_la()
+        return frame[frame["la_code"] == self.la_code] if not frame.empty else frame
+
+    def pool_findings(self) -> pd.DataFrame:
+        """Data-quality findings that concern the comparison pool (member LAs of its units)."""
+        frame = self.panel.findings_by_la()
         if frame.empty:
             return frame
-        obs = self.panel.observations
-        rows = obs.loc[obs["old_la_code"] == self.la_code, ["file", "source_row"]].drop_duplicates()
-        keys = set(zip(rows["file"], rows["source_row"], strict=True))
-        mask = [
-            (f, r) in keys or (r is None or pd.isna(r)) and v == self.la_code
-            for f, r, v in zip(frame["file"], frame["row"], frame["value"], strict=True)
-        ]
-        return frame[mask]
+        from .geography import load_geography
+
+        mapping = load_geography(self.plan.data_dir).unit_map(self.plan.boundary_policy)
+        units = frame["la_code"].map(lambda c: mapping.get(c, (c, ""))[0])
+        return frame[units.isin(self.pool) & (frame["la_code"] != "")]
 
     def to_dict(self) -> dict:
         return {

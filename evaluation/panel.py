@@ -46,6 +46,42 @@ class Panel:
     def findings_frame(self) -> pd.DataFrame:
         return findings_frame(self.findings)
 
+    def findings_by_la(self) -> pd.DataFrame:
+        """Findings with the 3-digit code of the LA each concerns (blank if none)."""
+        frame = self.findings_frame()
+        if frame.empty:
+            return frame.assign(la_code=pd.Series(dtype=str))
+        where = {}
+        for result in self.validation:
+            acc = result.accepted
+            if "_la_code" in acc:
+                where.update(
+                    {
+                        (result.file, int(r)): c
+                        for r, c in zip(acc["source_row"], acc["_la_code"], strict=True)
+                    }
+                )
+            q = result.quarantined
+            code_col = next((c for c in ["old_la_code", "la_code_raw", "la_code"] if c in q), None)
+            if code_col:
+                where.update(
+                    {
+                        (result.file, int(r)): str(c)
+                        for r, c in zip(q["source_row"], q[code_col], strict=True)
+                    }
+                )
+        codes = []
+        for f, r, v, rule in zip(
+            frame["file"], frame["row"], frame["value"], frame["rule"], strict=True
+        ):
+            if r is not None and not pd.isna(r) and (f, int(r)) in where:
+                codes.append(where[(f, int(r))])
+            elif rule in {"la_year_missing", "period_gap"}:
+                codes.append(str(v))
+            else:
+                codes.append("")
+        return frame.assign(la_code=codes)
+
     def series(self, outcome: str) -> pd.DataFrame:
         """Wide table of one outcome's rate: rows = unit_id, columns = year."""
         return self.units.pivot(index="unit_id", columns="year", values=outcome)

@@ -209,32 +209,74 @@ def methods_and_caveats(ev: AreaEvaluation) -> str:
     )
 
 
+RULE_EXPLANATIONS = {
+    "gss_code_drift": "The file uses an older GSS code for an LA whose code changed without a "
+    "boundary change; the 3-digit code is used.",
+    "known_source_erratum": "The published table gives the wrong LA code; the name identifies "
+    "the LA and the correct code is used.",
+    "la_code_before_creation": "A post-2019 code is used for earlier years; the predecessor LA "
+    "of the same name is used.",
+    "known_record_after_end": "Records published under an LA after it ceased; they count "
+    "towards its combined unit.",
+    "la_year_missing": "The file has no row for this LA in a year; the values are missing.",
+}
+
+
 def data_quality(ev: AreaEvaluation) -> str:
-    frame = ev.area_findings()
+    own = ev.area_findings()
+    pool = ev.pool_findings()
     general = ev.panel.findings_frame()
-    if frame.empty:
-        own = f"<p>No data-quality problems were found in the rows for {escape(ev.name)}.</p>"
+    if own.empty:
+        own_html = f"<p>No data-quality problems were found in the rows for {escape(ev.name)}.</p>"
     else:
         rows = "".join(
-            f"<tr><td>{escape(str(r.file))}</td><td>{r.row}</td><td>{escape(str(r.column))}</td>"
-            f"<td>{escape(r.severity)}</td><td>{escape(r.message)}</td></tr>"
-            for r in frame.itertuples()
+            f"<tr><td>{escape(str(r.file))}</td><td>{'' if pd.isna(r.row) else int(r.row)}</td>"
+            f"<td>{escape(str(r.column))}</td><td>{escape(r.severity)}</td>"
+            f"<td>{escape(r.message)}</td></tr>"
+            for r in own.itertuples()
         )
-        own = (
-            "<table><caption>Findings in this area's rows</caption><thead><tr>"
+        own_html = (
+            f"<table><caption>Findings in the rows for {escape(ev.name)}</caption><thead><tr>"
             "<th scope='col'>File</th><th scope='col'>Line</th><th scope='col'>Column</th>"
             "<th scope='col'>Severity</th><th scope='col'>Finding</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
+    if pool.empty:
+        pool_html = "<p>No data-quality problems were found for the comparison areas.</p>"
+    else:
+        names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+        from .geography import load_geography
+
+        geo = load_geography(ev.plan.data_dir)
+        rows = []
+        for (rule, severity), grp in pool.groupby(["rule", "severity"], sort=True):
+            las = sorted({geo.name_for_code(c) or names.get(c, c) for c in grp["la_code"]})
+            rows.append(
+                f"<tr><td>{escape(rule)}</td><td>{escape(severity)}</td><td>{len(grp)}</td>"
+                f"<td>{escape(', '.join(las))}</td>"
+                f"<td>{escape(RULE_EXPLANATIONS.get(rule, grp['message'].iloc[0]))}</td></tr>"
+            )
+        pool_html = (
+            "<table><caption>Findings for the comparison areas, by rule</caption><thead><tr>"
+            "<th scope='col'>Rule</th><th scope='col'>Severity</th><th scope='col'>Lines</th>"
+            "<th scope='col'>Local authorities</th><th scope='col'>What it means</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        )
     n_err = int((general["severity"] == "error").sum()) if not general.empty else 0
     n_warn = int((general["severity"] == "warning").sum()) if not general.empty else 0
+    balance = "; ".join(
+        f"{v.file}: {v.rows_in:,} rows in = {v.rows_accepted:,} accepted + "
+        f"{v.rows_quarantined:,} quarantined"
+        for v in ev.panel.validation
+    )
     return (
         "<h2>Data quality</h2>"
-        + own
-        + f"<p>Across all areas the shipped files raised {n_err} error(s) (rows quarantined and "
-        f"not used) and {n_warn} warning(s) (known errors corrected, such as five wrong LA codes "
-        "in the tribunal table). Local authorities are matched on their validated name and code "
-        "together, never on a code alone.</p>"
+        "<p>Every input file was checked against its data contract before use. Local "
+        "authorities are matched on their validated name and code together, never on a code "
+        "alone.</p>"
+        f"<h3>This area</h3>{own_html}<h3>Comparison areas</h3>{pool_html}"
+        f"<p>Across all files: {n_err} error(s) (rows quarantined and not used) and {n_warn} "
+        f"warning(s). Nothing is dropped silently: {escape(balance)}.</p>"
     )
 
 

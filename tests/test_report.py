@@ -149,3 +149,19 @@ def test_report_has_single_and_controlled_its_and_says_points_are_few(rendered):
     for i in res["its"]:
         assert i["pre_periods"][0] == 2016 and i["n_points"] == 9
         assert "t(n - k)" in i["conventions"]["critical_values"]
+
+
+def test_data_quality_section_lists_area_and_comparison_pool_findings(rendered):
+    html = rendered.html.read_text()
+    assert "<h3>This area</h3>" in html and "<h3>Comparison areas</h3>" in html
+    assert "known_source_erratum" in html and "Nottinghamshire" in html
+    assert "rows in =" in html
+
+
+def test_area_findings_for_leicester_name_its_missing_2023_timeliness(plan):
+    ev = evaluate_area("leicester", PLAN)
+    own = ev.area_findings()
+    assert list(own["rule"]) == ["la_year_missing"]
+    pool = ev.pool_findings()
+    assert "823" not in set(pool["la_code"])  # Central Bedfordshire is a pilot, not in the pool
+    assert {"gss_code_drift", "known_source_erratum"} <= set(pool["rule"])
