@@ -37,12 +37,12 @@ test: ## Run the test suite
 	$(BIN)/python -m pytest
 
 lint: ## Check code style with ruff
-	$(BIN)/ruff check evaluation tests
-	$(BIN)/ruff format --check evaluation tests
+	$(BIN)/ruff check evaluation tests bench
+	$(BIN)/ruff format --check evaluation tests bench
 
 format: ## Reformat code with ruff
-	$(BIN)/ruff format evaluation tests
-	$(BIN)/ruff check --fix evaluation tests
+	$(BIN)/ruff format evaluation tests bench
+	$(BIN)/ruff check --fix evaluation tests bench
 
 clean: ## Remove generated reports and build artefacts (keeps .venv)
 	rm -rf reports/*/ reports/index.html build dist *.egg-info .pytest_cache .ruff_cache

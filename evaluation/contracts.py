@@ -374,38 +374,77 @@ def _parse_numbers(text: pd.Series, symbols: dict[str, str], *, integer: bool, p
     return values, t.where(is_symbol, ""), bad
 
 
+def _strict_iso(values: np.ndarray) -> np.ndarray:
+    """Strictly parse an array of distinct strings as YYYY-MM-DD (NaT otherwise)."""
+    text = pd.Series(values, dtype=object).fillna("")
+    ok = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+    parsed = pd.to_datetime(text.where(ok), format="%Y-%m-%d", errors="coerce")
+    return parsed.to_numpy(dtype="datetime64[D]")
+
+
+def parse_iso_dates(text: pd.Series) -> pd.Series:
+    """YYYY-MM-DD text -> datetime64 (NaT for blanks and impossible dates such as 2024-02-30).
+
+    Dates repeat a lot (a few hundred distinct days in a million records), so only the distinct
+    strings are parsed, strictly, and the result is spread back by index."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(text, type=pa.string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        enc = pc.dictionary_encode(arr)
+        uniques = enc.dictionary.to_numpy(zero_copy_only=False)
+        codes = enc.indices.to_numpy(zero_copy_only=False)
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        codes, uniques = pd.factorize(text)
+    parsed = _strict_iso(np.asarray(uniques, dtype=object))
+    return pd.Series(parsed[codes], index=text.index)
+
+
 def _finding(file, rows, idx, column, rule, severity, value, message) -> Finding:
     return Finding(file, int(rows[idx]), column, rule, severity, str(value), message, index=idx)
 
 
 def parse_frame(
     frame: pd.DataFrame, contract: Contract, file: str
-) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding]]:
-    """Typed frame, symbols frame and parse findings."""
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], dict[str, pd.Series]]:
+    """Typed frame, symbols frame, parse findings and parsed date columns."""
     rows = frame["source_row"]
-    typed = pd.DataFrame({"source_row": rows}, index=frame.index)
-    symbols = pd.DataFrame(index=frame.index)
+    typed_cols: dict[str, pd.Series] = {"source_row": rows}
+    symbol_cols: dict[str, pd.Series] = {}
+    dates: dict[str, pd.Series] = {}
     findings: list[Finding] = []
     syms = contract.missing_symbols
+    extra_kind = {"number_or_symbol": "number", "count_or_symbol": "count"}.get(
+        contract.extra_columns or "", "text"
+    )
     for col in frame.columns:
         if col in {"source_row", "_extra_cells"}:
             continue
         spec = contract.columns.get(col)
-        if spec is None and col in EES_TEXT_COLUMNS:
-            kind = "text"
+        if spec is not None:
+            kind = spec.type
         else:
-            kind = (
-                spec.type
-                if spec
-                else {"number_or_symbol": "number", "count_or_symbol": "count"}.get(
-                    contract.extra_columns or "", "text"
+            kind = "text" if col in EES_TEXT_COLUMNS else extra_kind
+        text = frame[col]  # text, already trimmed by the readers
+        if kind == "date":
+            parsed = parse_iso_dates(text)
+            bad = (text != "").to_numpy(dtype=bool) & parsed.isna().to_numpy()
+            for idx in text.index[bad]:
+                findings.append(
+                    _finding(
+                        file, rows, idx, col, "iso_date", ERROR, text[idx], MESSAGES["iso_date"]
+                    )
                 )
-            )
-        text = frame[col].astype(str).str.strip()
-        if kind in {"count", "percent", "number"}:
+            typed_cols[col] = text
+            dates[col] = parsed
+        elif kind in {"count", "percent", "number"}:
             values, sym, bad = _parse_numbers(
                 text, syms, integer=kind == "count", percent=kind == "percent"
             )
+            listed = ", ".join(repr(s) for s in syms) or "none"
             for idx in text.index[bad]:
                 findings.append(
                     _finding(
@@ -416,15 +455,16 @@ def parse_frame(
                         "value_or_symbol",
                         ERROR,
                         text[idx],
-                        f"'{text[idx]}' is not a number or one of this source's symbols "
-                        f"({', '.join(repr(s) for s in syms) or 'none'}).",
+                        f"'{text[idx]}' is not a number or one of this source's symbols ({listed}).",
                     )
                 )
-            typed[col] = values
-            symbols[col] = sym
+            typed_cols[col] = values
+            symbol_cols[col] = sym
         else:
-            typed[col] = text
-    return typed, symbols, findings
+            typed_cols[col] = text
+    typed = pd.DataFrame(typed_cols, index=frame.index)
+    symbols = pd.DataFrame(symbol_cols, index=frame.index)
+    return typed, symbols, findings, dates
 
 
 # ---- pandera column checks -------------------------------------------------------------------
@@ -463,15 +503,7 @@ def pandera_schema(contract: Contract, columns: list[str]):
         elif spec.type == "gss":
             c.append(pa.Check.str_matches(r"^([EWSN]\d{8}|z|x|)$", error="gss_code_format"))
         elif spec.type == "date":
-            c.append(
-                pa.Check(
-                    lambda s: (
-                        s.eq("") | pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").notna()
-                    ),
-                    element_wise=False,
-                    error="iso_date",
-                )
-            )
+            pass  # parsed once in parse_frame (iso_date findings there)
         elif spec.type == "period":
             c.append(pa.Check.str_matches(r"^\d{4}(\d{2})?$", error="period_format"))
         if spec.pattern:
@@ -623,7 +655,7 @@ def key_rules(
     findings = []
     rows = typed["source_row"]
     dup = typed.duplicated(keys, keep="first")
-    if dup.any():
+    if dup.to_numpy().any():
         value_cols = [c for c in raw.columns if c not in {"source_row", "_extra_cells"}]
         first_line = typed.loc[~dup].set_index(keys)["source_row"]
         same_as_first = raw.duplicated(value_cols, keep="first")
@@ -788,12 +820,17 @@ def geography_rules(
     return findings
 
 
-def case_rules(typed: pd.DataFrame, contract: Contract, file: str) -> list[Finding]:
+def case_rules(
+    typed: pd.DataFrame, contract: Contract, file: str, cached: dict[str, pd.Series] | None = None
+) -> list[Finding]:
     findings = []
     rows = typed["source_row"]
     chain = [c for c in contract.rules.get("chronology", []) if c in typed]
+    cached = cached or {}
     dates = {
-        c: pd.to_datetime(typed[c].where(typed[c] != ""), format="%Y-%m-%d", errors="coerce")
+        c: cached[c]
+        if c in cached
+        else pd.to_datetime(typed[c].where(typed[c] != ""), format="%Y-%m-%d", errors="coerce")
         for c in chain
     }
     for a_i in range(len(chain)):
@@ -975,14 +1012,14 @@ def validate_frame(
                         "is kept but not checked.",
                     )
                 )
-    typed, symbols, parse_findings = parse_frame(frame, contract, file)
+    typed, symbols, parse_findings, dates = parse_frame(frame, contract, file)
     findings += parse_findings
     findings += column_checks(typed, contract, file)
     findings += time_rules(typed, contract, file)
     findings += key_rules(typed, frame, contract, file)
     findings += ratio_rules(typed, contract, file)
     if contract.layout == "cases":
-        findings += case_rules(typed, contract, file)
+        findings += case_rules(typed, contract, file, dates)
     if geo is not None:
         validated = pd.Series("", index=typed.index, dtype=object)
         findings += geography_rules(typed, contract, file, geo, validated)
