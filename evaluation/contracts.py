@@ -47,6 +47,7 @@ TYPES = {
     "integer",
     "list",
 }
+PARALLEL_ROWS = 200_000  # frames at least this long run their checks on two threads
 FOUR_DIGIT = {
     "Calendar year",
     "Reporting year",
@@ -382,8 +383,9 @@ def _strict_iso(values: np.ndarray) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[D]")
 
 
-def parse_iso_dates(text: pd.Series) -> pd.Series:
-    """YYYY-MM-DD text -> datetime64 (NaT for blanks and impossible dates such as 2024-02-30).
+def parse_iso_dates(text: pd.Series) -> np.ndarray:
+    """YYYY-MM-DD text -> datetime64[D] array (NaT for blanks and impossible dates such as
+    2024-02-30).
 
     Dates repeat a lot (a few hundred distinct days in a million records), so only the distinct
     strings are parsed, strictly, and the result is spread back by index."""
@@ -400,7 +402,7 @@ def parse_iso_dates(text: pd.Series) -> pd.Series:
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         codes, uniques = pd.factorize(text)
     parsed = _strict_iso(np.asarray(uniques, dtype=object))
-    return pd.Series(parsed[codes], index=text.index)
+    return parsed[codes]
 
 
 def _finding(file, rows, idx, column, rule, severity, value, message) -> Finding:
@@ -420,6 +422,18 @@ def parse_frame(
     extra_kind = {"number_or_symbol": "number", "count_or_symbol": "count"}.get(
         contract.extra_columns or "", "text"
     )
+    date_cols = [c for c, spec in contract.columns.items() if spec.type == "date" and c in frame]
+    if len(frame) >= PARALLEL_ROWS and len(date_cols) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pre_parsed = dict(
+                zip(
+                    date_cols, pool.map(lambda c: parse_iso_dates(frame[c]), date_cols), strict=True
+                )
+            )
+    else:
+        pre_parsed = {c: parse_iso_dates(frame[c]) for c in date_cols}
     for col in frame.columns:
         if col in {"source_row", "_extra_cells"}:
             continue
@@ -430,8 +444,8 @@ def parse_frame(
             kind = "text" if col in EES_TEXT_COLUMNS else extra_kind
         text = frame[col]  # text, already trimmed by the readers
         if kind == "date":
-            parsed = parse_iso_dates(text)
-            bad = (text != "").to_numpy(dtype=bool) & parsed.isna().to_numpy()
+            parsed = pre_parsed[col]
+            bad = (text != "").to_numpy(dtype=bool) & np.isnat(parsed)
             for idx in text.index[bad]:
                 findings.append(
                     _finding(
@@ -537,12 +551,20 @@ MESSAGES = {
 
 
 def column_checks(typed: pd.DataFrame, contract: Contract, file: str) -> list[Finding]:
+    """pandera column checks (types, ranges, allowed values, patterns, required values)."""
+    cols = [c for c in typed.columns if c != "source_row"]
+    return _pandera_findings(pandera_schema(contract, cols), typed, typed, contract, file)
+
+
+def _pandera_findings(
+    schema, frame: pd.DataFrame, typed: pd.DataFrame | None, contract: Contract, file: str
+) -> list[Finding]:
+    """Run a pandera schema lazily and turn its failure cases into findings.  With ``typed``
+    None, ``frame`` is a table of distinct values and findings carry its positions."""
     import pandera.pandas as pa
 
-    cols = [c for c in typed.columns if c != "source_row"]
-    schema = pandera_schema(contract, cols)
     try:
-        schema.validate(typed, lazy=True)
+        schema.validate(frame, lazy=True)
         return []
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
@@ -557,17 +579,11 @@ def column_checks(typed: pd.DataFrame, contract: Contract, file: str) -> list[Fi
         msg = MESSAGES.get(rule, f"Check {rule} failed.").format(
             allowed=", ".join(repr(a) for a in (spec.allowed if spec else ()))
         )
-        value = typed.at[idx, col] if col in typed.columns else case.failure_case
+        value = frame.at[idx, col] if col in frame.columns else case.failure_case
+        row = int(typed.at[idx, "source_row"]) if typed is not None else 0
         findings.append(
             Finding(
-                file,
-                int(typed.at[idx, "source_row"]),
-                col,
-                rule,
-                ERROR,
-                "" if pd.isna(value) else str(value),
-                msg,
-                index=idx,
+                file, row, col, rule, ERROR, "" if pd.isna(value) else str(value), msg, index=idx
             )
         )
     return findings
@@ -646,6 +662,17 @@ def time_rules(typed: pd.DataFrame, contract: Contract, file: str) -> list[Findi
     return findings
 
 
+def _all_distinct(values: pd.Series) -> bool:
+    """Fast uniqueness test (hash count in pyarrow; pandas if pyarrow is missing)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return len(pc.unique(pa.array(values))) == len(values)
+    except (ImportError, pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover
+        return bool(values.is_unique)
+
+
 def key_rules(
     typed: pd.DataFrame, raw: pd.DataFrame, contract: Contract, file: str
 ) -> list[Finding]:
@@ -654,6 +681,8 @@ def key_rules(
         return []
     findings = []
     rows = typed["source_row"]
+    if len(keys) == 1 and _all_distinct(typed[keys[0]]):
+        return []
     dup = typed.duplicated(keys, keep="first")
     if dup.to_numpy().any():
         value_cols = [c for c in raw.columns if c not in {"source_row", "_extra_cells"}]
@@ -827,16 +856,11 @@ def case_rules(
     rows = typed["source_row"]
     chain = [c for c in contract.rules.get("chronology", []) if c in typed]
     cached = cached or {}
-    dates = {
-        c: cached[c]
-        if c in cached
-        else pd.to_datetime(typed[c].where(typed[c] != ""), format="%Y-%m-%d", errors="coerce")
-        for c in chain
-    }
+    dates = {c: cached[c] if c in cached else parse_iso_dates(typed[c]) for c in chain}
     for a_i in range(len(chain)):
         for b in chain[a_i + 1 :]:
             a = chain[a_i]
-            bad = (dates[b] < dates[a]).fillna(False)
+            bad = dates[b] < dates[a]  # NaT compares False
             for idx in typed.index[bad]:
                 findings.append(
                     _finding(
@@ -1014,12 +1038,25 @@ def validate_frame(
                 )
     typed, symbols, parse_findings, dates = parse_frame(frame, contract, file)
     findings += parse_findings
-    findings += column_checks(typed, contract, file)
-    findings += time_rules(typed, contract, file)
-    findings += key_rules(typed, frame, contract, file)
-    findings += ratio_rules(typed, contract, file)
+    # Independent checks; on large frames they run on two threads (the heavy lifting happens in
+    # pyarrow and numpy, which release the GIL).  Findings keep this fixed order either way.
+    checks = [
+        lambda: column_checks(typed, contract, file),
+        lambda: time_rules(typed, contract, file),
+        lambda: key_rules(typed, frame, contract, file),
+        lambda: ratio_rules(typed, contract, file),
+    ]
     if contract.layout == "cases":
-        findings += case_rules(typed, contract, file, dates)
+        checks.append(lambda: case_rules(typed, contract, file, dates))
+    if len(frame) >= PARALLEL_ROWS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for part in pool.map(lambda check: check(), checks):
+                findings += part
+    else:
+        for check in checks:
+            findings += check()
     if geo is not None:
         validated = pd.Series("", index=typed.index, dtype=object)
         findings += geography_rules(typed, contract, file, geo, validated)
@@ -1029,6 +1066,16 @@ def validate_frame(
     for f in findings:
         if f.severity == ERROR and f.index is not None:
             reasons.setdefault(f.index, []).append(f"{f.rule} ({f.column})")
+    if not reasons:  # nothing to quarantine: no copies of a large frame
+        return ValidationResult(
+            file,
+            contract.name,
+            rows_in,
+            typed,
+            frame.iloc[0:0].assign(reasons=""),
+            findings,
+            symbols=symbols,
+        )
     is_bad = frame.index.isin(list(reasons))
     quarantined = frame[is_bad].copy()
     quarantined["reasons"] = [("; ".join(dict.fromkeys(reasons[i]))) for i in quarantined.index]

@@ -92,8 +92,7 @@ def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
     end = len(raw)
     while end > start and raw[end - 1] == 10:  # trailing newlines
         end -= 1
-    if raw.find(b"\n\n", start, end) != -1:
-        return None
+    # blank lines are skipped by the CSV parser, so they show up as a line-count mismatch below
     newline = raw.find(b"\n", start, end)
     first = raw[start : newline if newline != -1 else end]
     delimiter = ";" if first.count(b";") > first.count(b",") else ","
@@ -128,8 +127,7 @@ def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
     if padded:  # only pay for trimming when some cell may be padded
         for col in header:
             frame[col] = frame[col].astype(str).str.strip()
-    frame.insert(0, "source_row", np.arange(2, len(frame) + 2))
-    frame["_extra_cells"] = ""
+    frame["source_row"] = np.arange(2, len(frame) + 2)  # (no _extra_cells: widths all match)
     encoding = "utf-8-sig" if start else "utf-8"
     return ReadResult(frame, encoding, delimiter)
 
