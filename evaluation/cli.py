@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from .geography import AreaNotFoundError, load_geography, slugify
+from .models.results import json_safe
 from .plan import PlanError, load_plan
 
 EXIT_USAGE, EXIT_PLAN, EXIT_DATA, EXIT_RENDER = 2, 3, 4, 5
@@ -58,18 +59,6 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
-def _clean(x):
-    import math
-
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
 def its_payload(res) -> dict:
     """The JSON object printed by ``python -m evaluation its --json``."""
     terms = res.terms
@@ -100,7 +89,7 @@ def its_payload(res) -> dict:
     out["diagnostics"] = {
         k: v for k, v in res.diagnostics.items() if k not in {"dispersion", "cumulative_effect"}
     }
-    return _clean(out)
+    return json_safe(out)
 
 
 def cmd_its(args) -> int:

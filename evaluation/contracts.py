@@ -48,9 +48,7 @@ TYPES = {
     "list",
 }
 PARALLEL_ROWS = 200_000  # frames at least this long run their checks on two threads
-FOUR_DIGIT = {
-    "Calendar year",
-    "Reporting year",
+MONTHS = [
     "January",
     "February",
     "March",
@@ -63,10 +61,12 @@ FOUR_DIGIT = {
     "October",
     "November",
     "December",
-    "Calendar year Q1",
-    "Calendar year Q2",
-    "Calendar year Q3",
-    "Calendar year Q4",
+]
+FOUR_DIGIT = {
+    "Calendar year",
+    "Reporting year",
+    *MONTHS,
+    *(f"Calendar year Q{q}" for q in range(1, 5)),
 }
 SIX_DIGIT = {
     "Academic year",
@@ -97,22 +97,7 @@ EES_TEXT_COLUMNS = {
     "time_identifier",
     "geographic_level",
 }
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ContractError(ValueError):

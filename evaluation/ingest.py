@@ -206,24 +206,29 @@ def ees_observations(
     for col, val in spec.row_filter.items():
         keep &= frame[col] == val
     frame, symbols = frame[keep], symbols[keep]
-    codes = frame["_la_code"].where(frame["geographic_level"] == "Local authority", "E92000001")
-    names = frame["la_name"].where(frame["geographic_level"] == "Local authority", "England")
-    base = pd.DataFrame(
+    base = _base(spec, frame)
+    findings = list(result.findings)
+    findings.extend(
+        completeness_findings(base.drop_duplicates(["old_la_code", "time_period"]), spec, geo)
+    )
+    return _measures(base, frame, symbols, spec), findings, result
+
+
+def _base(spec: SourceSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """Identity columns of observations: LA rows keep their validated code, England gets
+    E92000001 and the name 'England'."""
+    la = frame["geographic_level"] == "Local authority"
+    return pd.DataFrame(
         {
             "source": spec.key,
             "file": spec.file,
             "source_row": frame["source_row"].to_numpy(),
             "geographic_level": frame["geographic_level"].to_numpy(),
             "time_period": frame["time_period"].astype(int).to_numpy(),
-            "old_la_code": codes.to_numpy(),
-            "la_name": names.to_numpy(),
+            "old_la_code": frame["_la_code"].where(la, "E92000001").to_numpy(),
+            "la_name": frame["la_name"].where(la, "England").to_numpy(),
         }
     )
-    findings = list(result.findings)
-    findings.extend(
-        completeness_findings(base.drop_duplicates(["old_la_code", "time_period"]), spec, geo)
-    )
-    return _measures(base, frame, symbols, spec), findings, result
 
 
 def _measures(
@@ -276,19 +281,7 @@ def tribunal_observations(
 
     result = validate_file(Path(data_dir) / "public" / spec.file, spec.contract, geo)
     frame, symbols = result.accepted, result.symbols
-    national = frame["geographic_level"] == "National"
-    codes = frame["_la_code"].where(~national, "E92000001")
-    base = pd.DataFrame(
-        {
-            "source": spec.key,
-            "file": spec.file,
-            "source_row": frame["source_row"].to_numpy(),
-            "geographic_level": frame["geographic_level"].to_numpy(),
-            "time_period": frame["time_period"].astype(int).to_numpy(),
-            "old_la_code": codes.to_numpy(),
-            "la_name": frame["la_name"].to_numpy(),
-        }
-    )
+    base = _base(spec, frame)
     # placeholders of retired or not-yet-created LAs (no data, no valid code) carry nothing
     keep = base["old_la_code"].ne("").to_numpy()
     obs = _measures(base[keep], frame[keep], symbols[keep], spec)

@@ -631,15 +631,20 @@ def its(
     return res
 
 
-def counterfactual(d, X_all, fit: Fit, family, *, time, outcome, offset, trials, post, alpha):
-    """Observed, fitted and counterfactual (no interruption) with a band, per time point."""
+def _fitted_and_counterfactual_design(X_all: pd.DataFrame, fit: Fit):
+    """Design as fitted, and with the interruption terms and washout indicators set to zero."""
     names = list(fit.params.index)
     Xf = X_all[names].to_numpy(dtype=float)
     Xc = Xf.copy()
     for j, n_ in enumerate(names):
         if n_ in ("level_change", "slope_change") or n_.startswith("washout_"):
             Xc[:, j] = 0.0
-    beta, cov = fit.params.to_numpy(), fit.cov.to_numpy()
+    return Xf, Xc, fit.params.to_numpy(), fit.cov.to_numpy()
+
+
+def counterfactual(d, X_all, fit: Fit, family, *, time, outcome, offset, trials, post, alpha):
+    """Observed, fitted and counterfactual (no interruption) with a band, per time point."""
+    Xf, Xc, beta, cov = _fitted_and_counterfactual_design(X_all, fit)
     eta_f, eta_c = Xf @ beta, Xc @ beta
     se_c = np.sqrt(np.einsum("ij,jk,ik->i", Xc, cov, Xc))
     dfs = fit.df.to_numpy()
@@ -677,13 +682,8 @@ def cumulative_effect(d, X_all, fit: Fit, family, post, alpha, offset=None, tria
     Gaussian: the sum of the level and slope terms (a linear combination).  GLMs: on the
     response scale (counts, or successes for binomial), gradient through the inverse link.
     """
-    names = list(fit.params.index)
-    Xf = X_all[names].to_numpy(dtype=float)[post]
-    Xc = Xf.copy()
-    for j, n_ in enumerate(names):
-        if n_ in ("level_change", "slope_change") or n_.startswith("washout_"):
-            Xc[:, j] = 0.0
-    beta, cov = fit.params.to_numpy(), fit.cov.to_numpy()
+    Xf, Xc, beta, cov = _fitted_and_counterfactual_design(X_all, fit)
+    Xf, Xc = Xf[post], Xc[post]
     eta_f, eta_c = Xf @ beta, Xc @ beta
     if family == "gaussian":
         mu_f, mu_c = eta_f, eta_c

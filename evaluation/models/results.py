@@ -14,6 +14,17 @@ from typing import Any
 import pandas as pd
 
 
+def json_safe(x):
+    """Recursively replace non-finite floats by None (JSON has no NaN or infinity)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
 @dataclass
 class EstimationResult:
     """An effect estimate with its inference and conventions.
@@ -49,15 +60,7 @@ class EstimationResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (no DataFrames)."""
 
-        def clean(x):
-            if isinstance(x, float) and not math.isfinite(x):
-                return None
-            if isinstance(x, dict):
-                return {str(k): clean(v) for k, v in x.items()}
-            if isinstance(x, (list, tuple)):
-                return [clean(v) for v in x]
-            return x
-
+        clean = json_safe
         return {
             "outcome": self.outcome,
             "method": self.method,

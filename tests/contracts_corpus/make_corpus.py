@@ -12,21 +12,9 @@ import csv
 import io
 from pathlib import Path
 
+from evaluation.contracts import MONTHS
+
 HERE = Path(__file__).resolve().parent
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 PILOT_HEADER = [
     "time_period",
     "time_identifier",
