@@ -10,7 +10,7 @@ KERNEL := send-evaluation
 .DEFAULT_GOAL := help
 
 .PHONY: validate
-.PHONY: help setup report areas test test-slow lint format clean
+.PHONY: help setup report reports areas test test-slow lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ setup: ## Create .venv, install the project (editable, dev extras) and register 
 report: ## Render the evidence report for one pilot area: make report AREA=hartlepool
 	@if [ -z "$(AREA)" ]; then echo "error: give an area, e.g. make report AREA=hartlepool (make areas lists them)" >&2; exit 2; fi
 	$(BIN)/python -m evaluation report --area "$(AREA)" --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),)
+
+reports: ## Render all pilot areas, the programme overview and reports/index.html (JOBS=n)
+	$(BIN)/python -m evaluation reports --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),) $(if $(JOBS),--jobs $(JOBS),)
 
 areas: ## List the pilot areas that AREA accepts
 	@$(BIN)/python -m evaluation areas --plan "$(PLAN)"

@@ -180,6 +180,26 @@ def provenance(panel: Panel) -> dict:
     }
 
 
+def save_panel(panel: Panel, path: Path | str) -> Path:
+    """Save a built panel for other processes (pickle; a run-local cache, never published)."""
+    import pickle
+
+    path = Path(path)
+    with open(path, "wb") as fh:
+        pickle.dump(panel, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def load_panel(path: Path | str) -> Panel:
+    import pickle
+
+    with open(path, "rb") as fh:
+        panel = pickle.load(fh)  # noqa: S301 - a file this run wrote itself
+    if not isinstance(panel, Panel):
+        raise TypeError(f"{path} does not hold an analysis panel")
+    return panel
+
+
 def comparison_pool(panel: Panel, plan: Plan) -> list[str]:
     """All units that are not pilots and not excluded by the plan."""
     pilots = set(plan.pilot_codes)
@@ -195,13 +215,20 @@ def evaluate_area(
     plan: Plan | str | Path = "plans/change_programme_2023.yaml",
     seed: int | None = None,
     geo: Geography | None = None,
+    panel: Panel | str | Path | None = None,
 ) -> AreaEvaluation:
-    """Resolve ``area`` against the plan's pilots and estimate every planned outcome."""
+    """Resolve ``area`` against the plan's pilots and estimate every planned outcome.
+
+    ``panel`` may be a built :class:`Panel` or the path of one saved with
+    :func:`save_panel` (``make reports`` builds it once and shares it with every area)."""
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     geo = geo or load_geography(plan.data_dir)
     code = geo.resolve_area(area, plan.pilot_codes)
     pilot = plan.pilot(code)
-    panel = cached_panel(str(plan.data_dir), plan.boundary_policy)
+    if panel is None:
+        panel = cached_panel(str(plan.data_dir), plan.boundary_policy)
+    elif not isinstance(panel, Panel):
+        panel = load_panel(panel)
     pool = comparison_pool(panel, plan)
     results = []
     for planned in plan.outcomes:

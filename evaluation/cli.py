@@ -36,6 +36,22 @@ def cmd_areas(args) -> int:
     return 0
 
 
+def cmd_reports(args) -> int:
+    from .reports import render_all
+
+    result = render_all(args.plan, seed=args.seed, jobs=args.jobs)
+    print(f"{len(result.reports)} area report(s) written; index: {result.index}")
+    if result.overview:
+        print(f"Programme overview: {result.overview}")
+    if result.failures:
+        print(
+            f"error: {len(result.failures)} report(s) failed: {', '.join(result.failures)}",
+            file=sys.stderr,
+        )
+        return EXIT_RENDER
+    return 0
+
+
 def cmd_report(args) -> int:
     from .reports import ReportError, render_area
 
@@ -237,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", default=DEFAULT_PLAN)
     p.add_argument("--seed", type=int, default=None, help="default: the plan's seed")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("reports", help="render every pilot area, the overview and the index")
+    p.add_argument("--plan", default=DEFAULT_PLAN)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--jobs", type=int, default=None, help="parallel renders (default: cores)")
+    p.set_defaults(func=cmd_reports)
     p = sub.add_parser("validate", help="validate files against their data contracts")
     p.add_argument("paths", nargs="*", help="files (default: the plan's sources)")
     p.add_argument("--contract", help="contract name (default: inferred from the columns)")

@@ -42,6 +42,7 @@ class Panel:
     source_files: dict[str, str] = field(default_factory=dict)  # file -> sha256
     excluded_units: dict[str, str] = field(default_factory=dict)  # code -> why
     validation: list = field(default_factory=list)  # one ValidationResult per source file
+    regions: dict[str, str] = field(default_factory=dict)  # unit_id -> region name
 
     def findings_frame(self) -> pd.DataFrame:
         return findings_frame(self.findings)
@@ -212,7 +213,24 @@ def build_panel(
     hashes["la_lookup_old_la_codes.csv"] = sha256_file(
         data_dir / "public" / "la_lookup_old_la_codes.csv"
     )
-    return Panel(units, national, obs, findings, boundary_policy, hashes, excluded, validation)
+    regions = unit_regions(validation, geo.unit_map(boundary_policy))
+    return Panel(
+        units, national, obs, findings, boundary_policy, hashes, excluded, validation, regions
+    )
+
+
+def unit_regions(validation: list, mapping: dict) -> dict[str, str]:
+    """Region of each analysis unit, from the region columns of the EES files' LA rows."""
+    regions: dict[str, str] = {}
+    for result in validation:
+        acc = result.accepted
+        if not {"region_name", "_la_code", "geographic_level"} <= set(acc.columns):
+            continue
+        la = acc[acc["geographic_level"] == "Local authority"]
+        for code, region in zip(la["_la_code"], la["region_name"], strict=True):
+            if code in mapping and region:
+                regions.setdefault(mapping[code][0], str(region))
+    return regions
 
 
 @lru_cache(maxsize=4)

@@ -84,15 +84,42 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _execute(notebook: Path, executed: Path, params: dict, what: str) -> None:
+    """Run a notebook with papermill on the project's kernel; one retry if the kernel fails to
+    start (parallel kernel start-ups can race for ports)."""
+    import papermill as pm
+
+    for attempt in (1, 2):
+        try:
+            pm.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=params,
+                kernel_name=kernel_name(),
+                cwd=str(PROJECT_ROOT),
+                execution_timeout=EXECUTION_TIMEOUT,
+                progress_bar=False,
+                log_output=False,
+            )
+            return
+        except pm.PapermillExecutionError as exc:
+            raise ReportError(
+                f"The report notebook failed for {what} in cell {exc.exec_count}: "
+                f"{exc.ename}: {exc.evalue}"
+            ) from None
+        except RuntimeError as exc:  # kernel died or did not start
+            if attempt == 2:
+                raise ReportError(f"The notebook kernel failed for {what}: {exc}") from None
+
+
 def render_area(
     area: str,
     plan: str | Path = "plans/change_programme_2023.yaml",
     seed: int | None = None,
     out_root: Path | str | None = None,
+    panel_cache: Path | str | None = None,
 ) -> RenderedReport:
     """Render ``reports/<slug>/index.html`` and ``results.json`` for one pilot area."""
-    import papermill as pm
-
     plan_obj = load_plan(plan)
     geo = load_geography(plan_obj.data_dir)
     code = geo.resolve_area(area, plan_obj.pilot_codes)  # raises before anything is written
@@ -107,23 +134,9 @@ def render_area(
             "plan": str(plan_obj.path),
             "seed": seed if seed is not None else plan_obj.seed,
             "output_dir": str(tmpdir),
+            "panel_cache": str(panel_cache) if panel_cache else None,
         }
-        try:
-            pm.execute_notebook(
-                str(NOTEBOOK),
-                str(executed),
-                parameters=params,
-                kernel_name=kernel_name(),
-                cwd=str(PROJECT_ROOT),
-                execution_timeout=EXECUTION_TIMEOUT,
-                progress_bar=False,
-                log_output=False,
-            )
-        except pm.PapermillExecutionError as exc:
-            raise ReportError(
-                f"The report notebook failed for {name} in cell {exc.exec_count}: "
-                f"{exc.ename}: {exc.evalue}"
-            ) from None
+        _execute(NOTEBOOK, executed, params, name)
         results_tmp = tmpdir / "results.json"
         if not results_tmp.exists():
             raise ReportError("The report notebook did not write results.json.")
@@ -137,3 +150,116 @@ def render_area(
         _atomic_write(target / "index.html", html)
         shutil.rmtree(tmpdir, ignore_errors=True)
     return RenderedReport(name, slug, target / "index.html", target / "results.json")
+
+
+@dataclass
+class RenderedAll:
+    reports: list[RenderedReport]
+    failures: dict[str, str]  # area code -> error message
+    overview: Path | None
+    index: Path
+
+
+def render_all(
+    plan: str | Path = "plans/change_programme_2023.yaml",
+    seed: int | None = None,
+    out_root: Path | str | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+    areas: list[str] | None = None,
+) -> RenderedAll:
+    """Render every pilot area (in parallel), the programme overview and ``reports/index.html``.
+
+    Shared work is done once: the panel is built here and handed to every area's notebook.
+    A failure in one area is reported and the others still complete.
+    """
+    import os
+    import sys
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    from .area import save_panel
+    from .overview import index_html
+    from .panel import build_panel
+
+    plan_obj = load_plan(plan)
+    geo = load_geography(plan_obj.data_dir)
+    codes = (
+        [geo.resolve_area(a, plan_obj.pilot_codes) for a in areas]
+        if areas
+        else list(plan_obj.pilot_codes)
+    )
+    out_root = Path(out_root) if out_root is not None else PROJECT_ROOT / "reports"
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    names = {c: geo.name_for_code(c) or c for c in plan_obj.pilot_codes}
+    slugs = {c: slugify(names[c]) for c in plan_obj.pilot_codes}
+    reports, failures = [], {}
+    with tempfile.TemporaryDirectory(prefix="reports-shared-") as tmp:
+        panel = build_panel(plan_obj.data_dir, plan_obj.boundary_policy, geo=geo)
+        cache = save_panel(panel, Path(tmp) / "panel.pkl")
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {
+                pool.submit(render_area, c, plan_obj.path, seed, out_root, cache): c for c in codes
+            }
+            bar = tqdm(
+                total=len(futures) + 1,
+                desc="reports",
+                unit="report",
+                disable=not progress,
+                file=sys.stderr,
+            )
+            for fut in as_completed(futures):
+                code = futures[fut]
+                try:
+                    reports.append(fut.result())
+                except Exception as exc:  # noqa: BLE001 - one area's failure must not stop others
+                    failures[code] = f"{type(exc).__name__}: {exc}"
+                    print(
+                        f"error: report for {names[code]} ({code}) failed: {exc}", file=sys.stderr
+                    )
+                bar.update(1)
+            overview = None
+            try:
+                overview = render_overview(
+                    plan_obj, panel_cache=cache, out_root=out_root, seed=seed
+                )
+            except Exception as exc:  # noqa: BLE001
+                failures["overview"] = f"{type(exc).__name__}: {exc}"
+                print(f"error: the programme overview failed: {exc}", file=sys.stderr)
+            bar.update(1)
+            bar.close()
+    available = {c for c in plan_obj.pilot_codes if (out_root / slugs[c] / "index.html").exists()}
+    partnerships = {p.la_code: p.partnership for p in plan_obj.pilots}
+    index = out_root / "index.html"
+    out_root.mkdir(parents=True, exist_ok=True)
+    _atomic_write(index, index_html(plan_obj, slugs, names, partnerships, available))
+    return RenderedAll(sorted(reports, key=lambda r: r.slug), failures, overview, index)
+
+
+OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "programme_overview.ipynb"
+
+
+def render_overview(
+    plan, panel_cache=None, out_root: Path | str | None = None, seed: int | None = None
+) -> Path:
+    """Render ``reports/overview/index.html`` from the areas' results.json files."""
+    plan_obj = plan if not isinstance(plan, (str, Path)) else load_plan(plan)
+    out_root = Path(out_root) if out_root is not None else PROJECT_ROOT / "reports"
+    with tempfile.TemporaryDirectory(prefix="overview-") as tmp:
+        executed = Path(tmp) / "overview.ipynb"
+        params = {
+            "plan": str(plan_obj.path),
+            "reports_dir": str(out_root),
+            "seed": seed if seed is not None else plan_obj.seed,
+            "panel_cache": str(panel_cache) if panel_cache else None,
+        }
+        _execute(OVERVIEW_NOTEBOOK, executed, params, "the programme overview")
+        html = export_html(executed, f"{plan_obj.title}: programme overview")
+        external = external_resources(html)
+        if external:
+            raise ReportError(f"The overview would load external resources: {external[:3]}")
+        target = out_root / "overview"
+        target.mkdir(parents=True, exist_ok=True)
+        _atomic_write(target / "index.html", html)
+    return target / "index.html"

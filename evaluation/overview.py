@@ -1,0 +1,287 @@
+"""Programme overview: every pilot area's estimate side by side, partnership and programme
+level estimates, and the index page linking every report.
+
+Per-area numbers are read back from each area's ``results.json`` (one source of truth); the
+partnership and programme estimates are computed here from the same panel and plan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .area import comparison_pool
+from .charts import AREA_COLOUR, GREY, figure_html
+from .models.programme import partnership_did, programme_did
+from .outcomes import CATALOGUE
+from .panel import Panel
+from .plan import Plan
+from .text import escape, fmt
+
+
+@dataclass
+class Overview:
+    plan: Plan
+    areas: pd.DataFrame  # one row per (area, outcome) from results.json
+    programme: dict  # outcome -> EstimationResult
+    partnerships: pd.DataFrame  # partnership x outcome estimates
+    missing: list[str]
+
+
+def collect_results(
+    out_root: Path, plan: Plan, slugs: dict[str, str]
+) -> tuple[pd.DataFrame, list[str]]:
+    rows, missing = [], []
+    for code, slug in slugs.items():
+        path = Path(out_root) / slug / "results.json"
+        if not path.exists():
+            missing.append(code)
+            continue
+        res = json.loads(path.read_text(encoding="utf-8"))
+        for o in res["outcomes"]:
+            rows.append(
+                {
+                    "la_code": code,
+                    "slug": slug,
+                    "area": res["area"]["name"],
+                    "partnership": res["area"]["partnership"],
+                    "outcome": o["outcome"],
+                    "estimate": o["estimate"],
+                    "ci_low": o["ci_low"],
+                    "ci_high": o["ci_high"],
+                    "p_value": o["p_value"],
+                }
+            )
+    return pd.DataFrame(rows), missing
+
+
+def build_overview(
+    panel: Panel, plan: Plan, out_root: Path, slugs: dict[str, str], permutations: int = 999
+) -> Overview:
+    areas, missing = collect_results(out_root, plan, slugs)
+    pool = comparison_pool(panel, plan)
+    treated: dict[str, list[str]] = {}
+    for p in plan.pilots:
+        treated.setdefault(p.partnership, []).append(p.la_code)
+    programme, parts = {}, []
+    for planned in plan.outcomes:
+        o = CATALOGUE[planned.name]
+        kw = dict(
+            outcome=o.name,
+            numerator=o.numerator,
+            denominator=o.denominator,
+            pre=plan.pre_years,
+            post=plan.post_years,
+        )
+        programme[o.name] = programme_did(
+            panel.units,
+            treated=treated,
+            pool=pool,
+            region_of=panel.regions,
+            permutations=permutations,
+            seed=plan.seed,
+            alpha=plan.alpha,
+            **kw,
+        )
+        for part, members in treated.items():
+            r = partnership_did(panel.units, members, pool, alpha=plan.alpha, **kw)
+            parts.append(
+                {
+                    "partnership": part,
+                    "outcome": o.name,
+                    "n_las": len(members),
+                    "estimate": r.estimate,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "p_value": r.p_value,
+                }
+            )
+    return Overview(plan, areas, programme, pd.DataFrame(parts), missing)
+
+
+def forest_chart(overview: Overview, outcome: str) -> tuple[plt.Figure, str]:
+    o = CATALOGUE[outcome]
+    d = overview.areas[overview.areas["outcome"] == outcome].sort_values("estimate")
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(d) + 1.2))
+    y = np.arange(len(d))
+    lo = d["ci_low"].astype(float).fillna(-np.inf).clip(lower=-100)
+    hi = d["ci_high"].astype(float).fillna(np.inf).clip(upper=100)
+    ax.hlines(y, lo, hi, color=GREY, lw=1.5)
+    ax.plot(d["estimate"], y, "o", color=AREA_COLOUR, ms=4)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(d["area"], fontsize=7)
+    ax.set_xlabel(f"Difference-in-differences ({o.unit})")
+    ax.set_title(o.label, fontsize=10, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    excl = d[(d["ci_low"] > 0) | (d["ci_high"] < 0)]
+    alt = (
+        f"Forest plot of {len(d)} pilot areas' estimates for {o.label}, each with its "
+        f"95% placebo interval, sorted from {d['area'].iloc[0]} ({fmt(d['estimate'].iloc[0])})"
+        f" to {d['area'].iloc[-1]} ({fmt(d['estimate'].iloc[-1])}). {len(excl)} of "
+        f"{len(d)} intervals exclude zero."
+    )
+    return fig, alt
+
+
+def overview_html(ov: Overview) -> str:
+    plan = ov.plan
+    level = round(100 * (1 - plan.alpha))
+    parts = [
+        f"<h1>{escape(plan.title)}: programme overview</h1>",
+        "<p>These are experimental statistics from published DfE and MoJ data, not "
+        "official statistics. Each pilot area has its own report; this page puts them "
+        "side by side.</p>",
+    ]
+    if ov.missing:
+        parts.append(
+            f"<p class='caveat'>Reports missing for {len(ov.missing)} area(s): "
+            f"{escape(', '.join(ov.missing))}.</p>"
+        )
+    parts.append("<h2>All pilot areas together</h2><ul>")
+    for name, r in ov.programme.items():
+        o = CATALOGUE[name]
+        dp = o.decimals
+        parts.append(
+            f"<li><strong>{escape(o.label)}</strong>: the {r.n_treated} pilot areas combined "
+            f"changed by {fmt(r.estimate, dp)} {escape(o.unit)} relative to the other areas "
+            f"({level}% interval {fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; "
+            f"p = {r.p_value:.2f}, from {len(r.distribution)} placebo programmes).</li>"
+        )
+    parts.append(
+        "</ul><p>Programme-level inference repeats the comparison with placebo "
+        "programmes: in each region, the same number of non-pilot authorities as the "
+        "region's partnership is drawn at random (the level at which pilots were "
+        "chosen). No standard errors are shown.</p>"
+    )
+    for planned in plan.outcomes:
+        fig, alt = forest_chart(ov, planned.name)
+        parts.append(f"<h2>{escape(CATALOGUE[planned.name].label)}: every pilot area</h2>")
+        parts.append(figure_html(fig, alt, caption=alt))
+    parts.append(
+        "<h2>Partnerships</h2>"
+        + _table(
+            ov.partnerships,
+            ["partnership", "outcome", "n_las", "estimate", "ci_low", "ci_high", "p_value"],
+            [
+                "Partnership",
+                "Outcome",
+                "LAs",
+                "Estimate",
+                "Interval from",
+                "Interval to",
+                "p-value",
+            ],
+            "Each partnership's areas combined, against the comparison pool",
+            "partnerships",
+        )
+    )
+    parts.append(
+        "<h2>Every area and outcome</h2>"
+        + _table(
+            ov.areas,
+            ["area", "partnership", "outcome", "estimate", "ci_low", "ci_high", "p_value"],
+            [
+                "Area",
+                "Partnership",
+                "Outcome",
+                "Estimate",
+                "Interval from",
+                "Interval to",
+                "p-value",
+            ],
+            "Per-area difference-in-differences (percentage points); select a column "
+            "heading to sort",
+            "areas",
+        )
+    )
+    parts.append(SORT_SCRIPT)
+    return "".join(parts)
+
+
+def _table(frame: pd.DataFrame, cols: list[str], heads: list[str], caption: str, tid: str) -> str:
+    head = "".join(
+        f"<th scope='col'><button type='button' data-col='{i}'>{escape(h)}</button></th>"
+        for i, h in enumerate(heads)
+    )
+    body = []
+    for row in frame[cols].itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, float):
+                cells.append(
+                    f"<td data-v='{v if np.isfinite(v) else ''}'>{fmt(v)}</td>"
+                    if not np.isnan(v)
+                    else "<td data-v=''>unbounded</td>"
+                )
+            else:
+                cells.append(f"<td data-v='{escape(str(v))}'>{escape(str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<table class='sortable' id='{tid}'><caption>{escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+# A few lines of inline script (no network): sort a table by a column when its heading button
+# is pressed; the order is announced through aria-sort.
+SORT_SCRIPT = """<script>
+document.querySelectorAll('table.sortable th button').forEach(function (btn) {
+  btn.addEventListener('click', function () {
+    var th = btn.parentElement, table = th.closest('table'), col = +btn.dataset.col;
+    var asc = th.getAttribute('aria-sort') !== 'ascending';
+    table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('aria-sort'); });
+    th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+    var rows = Array.from(table.tBodies[0].rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return asc ? c : -c;
+    });
+    rows.forEach(function (r) { table.tBodies[0].appendChild(r); });
+  });
+});
+</script>"""
+
+
+def index_html(
+    plan: Plan,
+    slugs: dict[str, str],
+    names: dict[str, str],
+    partnerships: dict[str, str],
+    available: set[str],
+) -> str:
+    items = []
+    for code in sorted(slugs, key=lambda c: (partnerships[c], names[c])):
+        slug = slugs[code]
+        link = (
+            f"<a href='{slug}/index.html'>{escape(names[code])}</a>"
+            if code in available
+            else f"{escape(names[code])} (report not available)"
+        )
+        items.append(
+            f"<tr><td>{link}</td><td>{code}</td><td>{escape(partnerships[code])}</td></tr>"
+        )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(plan.title)}: evidence reports</title>"
+        "<style>body{font-family:Arial,Helvetica,sans-serif;font-size:19px;line-height:1.5;"
+        "max-width:960px;margin:0 auto;padding:1em;color:#0b0c0c}a{color:#1d70b8}"
+        "table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #b1b4b6;"
+        "text-align:left}</style></head><body><main>"
+        f"<h1>{escape(plan.title)}: evidence reports</h1>"
+        "<p><a href='overview/index.html'>Programme overview</a>: all pilot areas side by "
+        "side, with partnership and programme-level estimates.</p>"
+        "<h2>Reports by area</h2><table><caption>Pilot areas and their reports</caption>"
+        "<thead><tr><th scope='col'>Area</th><th scope='col'>LA code</th>"
+        "<th scope='col'>Partnership</th></tr></thead><tbody>"
+        + "".join(items)
+        + "</tbody></table></main></body></html>"
+    )

@@ -1,0 +1,99 @@
+"""make reports: several areas in parallel, the overview and the index; one failing area does
+not stop the others.  Also the programme-level estimator."""
+
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from evaluation.models.programme import combine_units, programme_did
+from evaluation.reports import render_all
+
+from .conftest import PLAN
+
+
+@pytest.fixture(scope="module")
+def two_area_plan(tmp_path_factory):
+    """The default plan with two pilots, one of which (Isles of Scilly) lacks timeliness data
+    in the pre-period, so its report must fail while the other's succeeds."""
+    raw = yaml.safe_load(PLAN.read_text())
+    raw["pilots"] = [p for p in raw["pilots"] if p["la_code"] == "805"] + [
+        {
+            "la_code": "420",
+            "la_name": "Isles of Scilly",
+            "partnership": "South West",
+            "role": "lead",
+            "start_date": "2023-09-01",
+        }
+    ]
+    raw["inference"]["programme_permutations"] = 99
+    path = tmp_path_factory.mktemp("plan") / "plan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_render_all_isolates_failures_and_writes_index(two_area_plan, tmp_path):
+    out = tmp_path / "reports"
+    result = render_all(two_area_plan, out_root=out, jobs=2, progress=False)
+    assert [r.slug for r in result.reports] == ["hartlepool"]
+    assert set(result.failures) == {"420"} | ({"overview"} & set(result.failures))
+    assert (out / "hartlepool" / "index.html").exists()
+    index = (out / "index.html").read_text()
+    assert "href='hartlepool/index.html'" in index
+    assert "Isles of Scilly (report not available)" in index
+    assert "<html lang='en'>" in index and "overview/index.html" in index
+
+
+def test_combine_units_sums_counts_and_recomputes_the_rate():
+    units = pd.DataFrame(
+        {
+            "unit_id": ["a", "a", "b", "b"],
+            "year": [1, 2, 1, 2],
+            "num": [1, 2, 3, 4],
+            "den": [10, 10, 30, 10],
+            "rate": 0.0,
+        }
+    )
+    c = combine_units(units, ["a", "b"], "ab", numerator="num", denominator="den", outcome="rate")
+    assert c["num"].tolist() == [4, 6] and c["den"].tolist() == [40, 20]
+    assert c["rate"].tolist() == pytest.approx([10.0, 30.0])
+
+
+def _toy(seed=0, effect=0.0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    regions = {}
+    for r in range(3):
+        for i in range(12):
+            u = f"R{r}U{i}"
+            regions[u] = f"region{r}"
+            base = rng.uniform(40, 70)
+            for y in range(2016, 2025):
+                den = 100
+                rate = base + rng.normal(0, 2) + (effect if i < 2 and y >= 2023 else 0)
+                rows.append({"unit_id": u, "year": y, "num": rate, "den": den, "rate": rate})
+    return pd.DataFrame(rows), regions
+
+
+def test_programme_did_is_seeded_and_finds_a_large_effect():
+    units, regions = _toy(effect=15.0)
+    treated = {f"p{r}": [f"R{r}U0", f"R{r}U1"] for r in range(3)}
+    pool = [u for u in regions if not u.endswith(("U0", "U1"))]
+    kw = dict(
+        treated=treated,
+        pool=pool,
+        region_of=regions,
+        outcome="rate",
+        numerator="num",
+        denominator="den",
+        pre=[2016, 2017, 2018, 2019, 2020, 2021, 2022],
+        post=[2023, 2024],
+        permutations=199,
+    )
+    a = programme_did(units, seed=3, **kw)
+    b = programme_did(units, seed=3, **kw)
+    assert a.estimate == b.estimate and a.p_value == b.p_value  # same seed, same numbers
+    assert abs(a.estimate - 15.0) < 3 and a.p_value == pytest.approx(1 / 200)
+    assert a.ci_low < 15.0 < a.ci_high
+    assert len(a.distribution) == 199 and a.se is None
