@@ -368,6 +368,18 @@ def _strict_iso(values: np.ndarray) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[D]")
 
 
+def date_findings(frame: pd.DataFrame, col: str, parsed: np.ndarray, file: str) -> list[Finding]:
+    """iso_date findings: non-empty cells that are not real YYYY-MM-DD dates."""
+    text = frame[col]
+    bad = (text != "").to_numpy(dtype=bool) & np.isnat(parsed)
+    return [
+        _finding(
+            file, frame["source_row"], idx, col, "iso_date", ERROR, text[idx], MESSAGES["iso_date"]
+        )
+        for idx in text.index[bad]
+    ]
+
+
 def parse_iso_dates(text: pd.Series) -> np.ndarray:
     """YYYY-MM-DD text -> datetime64[D] array (NaT for blanks and impossible dates such as
     2024-02-30).
@@ -395,7 +407,7 @@ def _finding(file, rows, idx, column, rule, severity, value, message) -> Finding
 
 
 def parse_frame(
-    frame: pd.DataFrame, contract: Contract, file: str
+    frame: pd.DataFrame, contract: Contract, file: str, pool=None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], dict[str, pd.Series]]:
     """Typed frame, symbols frame, parse findings and parsed date columns."""
     rows = frame["source_row"]
@@ -408,15 +420,8 @@ def parse_frame(
         contract.extra_columns or "", "text"
     )
     date_cols = [c for c, spec in contract.columns.items() if spec.type == "date" and c in frame]
-    if len(frame) >= PARALLEL_ROWS and len(date_cols) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pre_parsed = dict(
-                zip(
-                    date_cols, pool.map(lambda c: parse_iso_dates(frame[c]), date_cols), strict=True
-                )
-            )
+    if pool is not None:  # parse dates on the pool while the caller starts other checks
+        pre_parsed = {c: pool.submit(parse_iso_dates, frame[c]) for c in date_cols}
     else:
         pre_parsed = {c: parse_iso_dates(frame[c]) for c in date_cols}
     for col in frame.columns:
@@ -429,16 +434,8 @@ def parse_frame(
             kind = "text" if col in EES_TEXT_COLUMNS else extra_kind
         text = frame[col]  # text, already trimmed by the readers
         if kind == "date":
-            parsed = pre_parsed[col]
-            bad = (text != "").to_numpy(dtype=bool) & np.isnat(parsed)
-            for idx in text.index[bad]:
-                findings.append(
-                    _finding(
-                        file, rows, idx, col, "iso_date", ERROR, text[idx], MESSAGES["iso_date"]
-                    )
-                )
             typed_cols[col] = text
-            dates[col] = parsed
+            dates[col] = pre_parsed[col]  # an array, or a future when parsing on a pool
         elif kind in {"count", "percent", "number"}:
             values, sym, bad = _parse_numbers(
                 text, syms, integer=kind == "count", percent=kind == "percent"
@@ -484,6 +481,10 @@ def pandera_schema(contract: Contract, columns: list[str]):
                 checks[name] = pa.Column("Float64", c, nullable=True, required=False)
             continue
         c, dtype, nullable = [], "str", not spec.required
+        # For required text columns the format check itself rejects "", so each column is
+        # scanned once (large files); a separate required_value check runs only where needed.
+        req = spec.required
+        rejects_empty = False
         if spec.type == "count":
             dtype = "Float64"
             c += [
@@ -497,23 +498,46 @@ def pandera_schema(contract: Contract, columns: list[str]):
             dtype = "Float64"
         elif spec.type in {"category", "flag"} and spec.allowed:
             c.append(pa.Check.isin(list(spec.allowed), error="allowed_values"))
+            rejects_empty = "" not in spec.allowed
         elif spec.type == "la_code":
-            c.append(pa.Check.str_matches(r"^(\d{3}|z|)$", error="la_code_format"))
+            c.append(
+                pa.Check.str_matches(
+                    r"^(\d{3}|z)$" if req else r"^(\d{3}|z|)$", error="la_code_format"
+                )
+            )
+            rejects_empty = req
         elif spec.type == "gss":
-            c.append(pa.Check.str_matches(r"^([EWSN]\d{8}|z|x|)$", error="gss_code_format"))
+            c.append(
+                pa.Check.str_matches(
+                    r"^([EWSN]\d{8}|z|x)$" if req else r"^([EWSN]\d{8}|z|x|)$",
+                    error="gss_code_format",
+                )
+            )
+            rejects_empty = req
         elif spec.type == "date":
             pass  # parsed once in parse_frame (iso_date findings there)
         elif spec.type == "period":
             c.append(pa.Check.str_matches(r"^\d{4}(\d{2})?$", error="period_format"))
+            rejects_empty = True
         if spec.pattern:
-            c.append(
-                pa.Check(
-                    lambda s, p=spec.pattern: s.eq("") | s.str.match(p),
-                    element_wise=False,
-                    error="pattern",
+            if req and not re.match(spec.pattern, ""):
+                c.append(
+                    pa.Check(
+                        lambda s, p=spec.pattern: s.str.match(p),
+                        element_wise=False,
+                        error="pattern",
+                    )
                 )
-            )
-        if spec.required and dtype == "str":
+                rejects_empty = True
+            else:
+                c.append(
+                    pa.Check(
+                        lambda s, p=spec.pattern: s.eq("") | s.str.match(p),
+                        element_wise=False,
+                        error="pattern",
+                    )
+                )
+        if req and dtype == "str" and not rejects_empty:
             c.append(pa.Check(lambda s: s.ne(""), element_wise=False, error="required_value"))
         checks[name] = pa.Column(
             dtype, c, nullable=True if dtype != "str" else nullable, required=False
@@ -585,6 +609,14 @@ def _family(identifier: str) -> str:
     if identifier in SIX_DIGIT:
         return "six-digit"
     return "unknown"
+
+
+def year_of(period: pd.Series) -> pd.Series:
+    """The calendar year (first four digits) of time_period values; NA unless they are digits
+    (so 'INF' or '2O24' never become numbers)."""
+    text = period.astype(str)
+    digits = text.str.fullmatch(r"\d{4}(\d{2})?").fillna(False)
+    return pd.to_numeric(text.str[:4].where(digits), errors="coerce").astype("Float64")
 
 
 def time_rules(typed: pd.DataFrame, contract: Contract, file: str) -> list[Finding]:
@@ -788,9 +820,7 @@ def geography_rules(
     la = typed[typed["geographic_level"] == "Local authority"]
     if la.empty:
         return []
-    year = (
-        pd.to_numeric(la["time_period"].astype(str).str[:4], errors="coerce").fillna(0).astype(int)
-    )
+    year = year_of(la["time_period"]).fillna(0).astype(int)
     has_data = pd.Series(True, index=la.index)
     if contract.layout == "tribunal":
         has_data = la[["appeals", "appealable_decisions"]].notna().any(axis=1)
@@ -921,7 +951,7 @@ def period_gap_rules(typed: pd.DataFrame, contract: Contract, file: str) -> list
     if fam.nunique() != 1:
         return []
     family = fam.iloc[0]
-    year = pd.to_numeric(typed["time_period"].str[:4], errors="coerce")
+    year = year_of(typed["time_period"])
     if family == "month":
         step = typed["time_identifier"].map({m: i for i, m in enumerate(MONTHS)})
         index = year * 12 + step
@@ -1021,27 +1051,31 @@ def validate_frame(
                         "is kept but not checked.",
                     )
                 )
-    typed, symbols, parse_findings, dates = parse_frame(frame, contract, file)
-    findings += parse_findings
-    # Independent checks; on large frames they run on two threads (the heavy lifting happens in
-    # pyarrow and numpy, which release the GIL).  Findings keep this fixed order either way.
-    checks = [
-        lambda: column_checks(typed, contract, file),
-        lambda: time_rules(typed, contract, file),
-        lambda: key_rules(typed, frame, contract, file),
-        lambda: ratio_rules(typed, contract, file),
-    ]
-    if contract.layout == "cases":
-        checks.append(lambda: case_rules(typed, contract, file, dates))
-    if len(frame) >= PARALLEL_ROWS:
-        from concurrent.futures import ThreadPoolExecutor
+    # Independent checks.  On large frames they share a two-thread pool (the heavy lifting is
+    # in pyarrow and numpy, which release the GIL); findings keep a fixed order either way.
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for part in pool.map(lambda check: check(), checks):
-                findings += part
-    else:
-        for check in checks:
-            findings += check()
+    pool = ThreadPoolExecutor(max_workers=2) if len(frame) >= PARALLEL_ROWS else None
+    try:
+        typed, symbols, parse_findings, dates = parse_frame(frame, contract, file, pool)
+        findings += parse_findings
+        checks = [
+            lambda: column_checks(typed, contract, file),
+            lambda: time_rules(typed, contract, file),
+            lambda: key_rules(typed, frame, contract, file),
+            lambda: ratio_rules(typed, contract, file),
+        ]
+        parts = [pool.submit(c) for c in checks] if pool else [c() for c in checks]
+        dates = {c: d.result() if isinstance(d, Future) else d for c, d in dates.items()}
+        for col, parsed in dates.items():
+            findings += date_findings(frame, col, parsed, file)
+        for part in parts:
+            findings += part.result() if isinstance(part, Future) else part
+        if contract.layout == "cases":
+            findings += case_rules(typed, contract, file, dates)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     if geo is not None:
         validated = pd.Series("", index=typed.index, dtype=object)
         findings += geography_rules(typed, contract, file, geo, validated)

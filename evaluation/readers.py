@@ -90,17 +90,20 @@ def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
         return None
     start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     end = len(raw)
-    while end > start and raw[end - 1] == 10:  # trailing newlines
-        end -= 1
-    # blank lines are skipped by the CSV parser, so they show up as a line-count mismatch below
     newline = raw.find(b"\n", start, end)
     first = raw[start : newline if newline != -1 else end]
     delimiter = ";" if first.count(b";") > first.count(b",") else ","
     body = raw[start:] if start else raw
     try:
         engine = "pyarrow" if _has_pyarrow() else "c"
+        # blank lines are kept as empty rows, so row i is line i + 2 without counting lines
         frame = pd.read_csv(
-            io.BytesIO(body), sep=delimiter, dtype=str, keep_default_na=False, engine=engine
+            io.BytesIO(body),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            engine=engine,
+            skip_blank_lines=False,
         )
     except Exception:  # noqa: BLE001 - irregular rows or not UTF-8: use the careful reader
         return None
@@ -108,8 +111,16 @@ def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
     if any(h == "" or h.startswith("Unnamed:") for h in header) or len(set(header)) != len(header):
         return None
     frame.columns = header
-    if raw.count(b"\n", start, end) != len(frame):
-        return None
+    lines = np.arange(2, len(frame) + 2)
+    first_empty = (frame[header[0]] == "").to_numpy(dtype=bool)
+    blank_rows: list[int] = []
+    if first_empty.any():
+        candidates = frame[first_empty]
+        blank = (candidates == "").all(axis=1).to_numpy(dtype=bool)
+        blank_rows = [int(x) for x in lines[first_empty][blank]]
+        keep = np.ones(len(frame), dtype=bool)
+        keep[np.flatnonzero(first_empty)[blank]] = False
+        frame, lines = frame[keep], lines[keep]
     if len(frame) and _is_note(list(frame.iloc[-1].astype(str)), len(header)):
         return None
     sep = delimiter.encode()
@@ -127,9 +138,9 @@ def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
     if padded:  # only pay for trimming when some cell may be padded
         for col in header:
             frame[col] = frame[col].astype(str).str.strip()
-    frame["source_row"] = np.arange(2, len(frame) + 2)  # (no _extra_cells: widths all match)
+    frame["source_row"] = lines  # (no _extra_cells: every row matched the header's width)
     encoding = "utf-8-sig" if start else "utf-8"
-    return ReadResult(frame, encoding, delimiter)
+    return ReadResult(frame, encoding, delimiter, blank_rows=blank_rows)
 
 
 def _has_pyarrow() -> bool:

@@ -240,3 +240,26 @@ def test_published_percent_with_sign_and_thousands_separators(tmp_path):
     path.write_text("\n".join([header, *rows]) + "\n")
     r = validate_file(path)
     assert r.findings == [] and r.rows_accepted == 24
+
+
+def test_fast_and_careful_readers_agree_on_a_large_file(tmp_path, monkeypatch):
+    """Large plain files take a vectorised path; it must give the careful path's rows, line
+    numbers and blank lines exactly (here with blank lines and a padded cell)."""
+    import evaluation.readers as readers
+    from bench.validate_cases import make_cases
+
+    lines = make_cases(30_000).to_csv(index=False).split("\n")
+    lines.insert(100, "")
+    lines.insert(5000, "")
+    lines[7] = lines[7].replace(",805,", ", 805 ,", 1)
+    path = tmp_path / "cases.csv"
+    path.write_text("\n".join(lines) + "\n")
+    fast = readers.read_table(path)
+    assert "_extra_cells" not in fast.frame  # the vectorised path was taken
+    monkeypatch.setattr(readers, "_fast_csv", lambda raw, path: None)
+    careful = readers.read_table(path)
+    assert fast.blank_rows == careful.blank_rows and 101 in fast.blank_rows
+    a = fast.frame.reset_index(drop=True)
+    b = careful.frame.drop(columns=["_extra_cells"]).reset_index(drop=True)[a.columns]
+    pd.testing.assert_frame_equal(a.astype(str), b.astype(str))
+    assert validate_file(path, "case_records").rows_in == 30_000

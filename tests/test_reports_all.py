@@ -1,7 +1,6 @@
 """make reports: several areas in parallel, the overview and the index; one failing area does
 not stop the others.  Also the programme-level estimator."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
