@@ -10,7 +10,7 @@ KERNEL := send-evaluation
 .DEFAULT_GOAL := help
 
 .PHONY: validate
-.PHONY: help setup report reports areas test test-slow lint format clean
+.PHONY: help setup report reports areas browser-deps test test-slow lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,18 @@ areas: ## List the pilot areas that AREA accepts
 
 validate: ## Validate the plan's input files against data_contracts/ (quarantine in reports/validation)
 	$(BIN)/python -m evaluation validate --plan "$(PLAN)" --report-json reports/validation/report.json
+
+browser-deps: ## Install Debian's chromium and the npm packages (axe-core, playwright-core) for the browser test
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "warning: chromium is not installed (needs root: apt-get install chromium); the browser test will be skipped"; fi; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd tests/browser && npm install --no-audit --no-fund --no-package-lock --loglevel=error) \
+	    || echo "warning: npm install failed; the browser test will be skipped"; \
+	else echo "warning: npm is not installed; the browser test will be skipped"; fi
 
 test: ## Run the test suite
 	$(BIN)/python -m pytest

@@ -1,6 +1,7 @@
 """End to end: render a real report from the shipped data, and refuse bad AREA values."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -165,3 +166,37 @@ def test_area_findings_for_leicester_name_its_missing_2023_timeliness(plan):
     pool = ev.pool_findings()
     assert "823" not in set(pool["la_code"])  # Central Bedfordshire is a pilot, not in the pool
     assert {"gss_code_drift", "known_source_erratum"} <= set(pool["rule"])
+
+
+def _browser_check(html_path):
+    import shutil
+
+    node = shutil.which("node")
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    modules = ROOT / "tests" / "browser" / "node_modules"
+    if (
+        not node
+        or not os.path.exists(chromium)
+        or not (modules / "axe-core").exists()
+        or not (modules / "playwright-core").exists()
+    ):
+        pytest.skip(
+            "headless Chromium, node or the npm packages are missing: run make browser-deps"
+        )
+    proc = subprocess.run(
+        [node, str(ROOT / "tests" / "browser" / "check_page.js"), str(html_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_browser_no_console_errors_no_requests_and_axe_clean(rendered):
+    result = _browser_check(rendered.html)
+    assert result["title"] == "Hartlepool: SEND Change Programme evidence report"
+    assert result["consoleErrors"] == []
+    assert result["requests"] == []
+    serious = [v for v in result["violations"] if v["impact"] in {"serious", "critical"}]
+    assert serious == [], serious

@@ -96,3 +96,13 @@ def test_programme_did_is_seeded_and_finds_a_large_effect():
     assert abs(a.estimate - 15.0) < 3 and a.p_value == pytest.approx(1 / 200)
     assert a.ci_low < 15.0 < a.ci_high
     assert len(a.distribution) == 199 and a.se is None
+
+
+def test_index_page_passes_the_browser_and_axe_checks(two_area_plan, tmp_path):
+    from .test_report import _browser_check
+
+    out = tmp_path / "reports"
+    render_all(two_area_plan, out_root=out, jobs=2, progress=False, areas=["805"])
+    result = _browser_check(out / "index.html")
+    assert result["consoleErrors"] == [] and result["requests"] == []
+    assert [v for v in result["violations"] if v["impact"] in {"serious", "critical"}] == []
