@@ -73,6 +73,15 @@ class AreaEvaluation:
     def result(self, outcome: str) -> EstimationResult:
         return next(o.result for o in self.outcomes if o.outcome.name == outcome)
 
+    def evidence(self, outcome: str):
+        """Strength-of-evidence label for one outcome (see evaluation/evidence.py)."""
+        from .evidence import evidence_strength
+
+        its_item = next(
+            (i for i in self.its if i["outcome"] == outcome and i["design"] == "controlled"), None
+        )
+        return evidence_strength(self.result(outcome), its_item, CATALOGUE[outcome].decimals)
+
     def area_findings(self) -> pd.DataFrame:
         """Data-quality findings that concern this area."""
         frame = self.panel.findings_by_la()
@@ -112,7 +121,10 @@ class AreaEvaluation:
                 ],
             },
             "generated_with": provenance(self.panel),
-            "outcomes": [o.to_dict() for o in self.outcomes],
+            "outcomes": [
+                {**o.to_dict(), "evidence": self.evidence(o.outcome.name).to_dict()}
+                for o in self.outcomes
+            ],
             "its": [
                 {
                     "outcome": i["outcome"],
@@ -176,6 +188,7 @@ def provenance(panel: Panel) -> dict:
         "package": "send-evaluation",
         "version": __version__,
         "git_commit": git_commit(),
+        "run_date": dt.date.today().isoformat(),
         "data_sha256": dict(sorted(panel.source_files.items())),
     }
 

@@ -135,7 +135,12 @@ def render_area(
             "seed": seed if seed is not None else plan_obj.seed,
             "output_dir": str(tmpdir),
             "panel_cache": str(panel_cache) if panel_cache else None,
+            "previous_results": None,
         }
+        previous = out_root / slug / "results.json"
+        if previous.exists():  # a test-and-learn wave: show what changed since last time
+            shutil.copy(previous, tmpdir / "previous_results.json")
+            params["previous_results"] = str(tmpdir / "previous_results.json")
         _execute(NOTEBOOK, executed, params, name)
         results_tmp = tmpdir / "results.json"
         if not results_tmp.exists():

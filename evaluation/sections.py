@@ -33,12 +33,19 @@ def summary(ev: AreaEvaluation) -> str:
     items = []
     for o in ev.outcomes:
         role = "Primary outcome" if o.planned.role == "primary" else "Secondary outcome"
-        items.append(f"<li><strong>{role}.</strong> {escape(headline(ev, o))}</li>")
+        evid = ev.evidence(o.outcome.name)
+        why = (" Concerns: " + "; ".join(evid.concerns) + ".") if evid.concerns else ""
+        items.append(
+            f"<li><strong>{role}.</strong> {escape(headline(ev, o))} "
+            f"<strong>Strength of evidence: {escape(evid.label)}.</strong>"
+            f"{escape(why)}</li>"
+        )
     return (
         '<section class="summary-box"><h2>Summary</h2>'
         "<p>Each line compares how this area changed with how all the other local "
         "authorities changed over the same years (a difference-in-differences). A positive "
-        "number means the area's rate went up by more than the comparison areas' rate.</p>"
+        "number means the area's rate went up by more than the comparison areas' rate. The "
+        "strength of evidence comes from fixed checks of the design (see About this report).</p>"
         f"<ul>{''.join(items)}</ul></section>"
     )
 
@@ -366,4 +373,92 @@ def its_section(ev: AreaEvaluation) -> str:
         "</th><th scope='col'>Design</th><th scope='col'>Level change</th><th scope='col'>"
         "Interval</th><th scope='col'>p-value</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{charts}"
+    )
+
+
+def about(ev: AreaEvaluation) -> str:
+    """Plain-English notes on the method."""
+    level = round(100 * (1 - ev.plan.alpha))
+    return (
+        "<h2>About this report</h2>"
+        "<p><strong>What is compared.</strong> For each measure, the change in this area "
+        "between the years before the programme and the years after it is compared with the "
+        "change in all other local authorities over the same years. If the area improved by "
+        "more than the others, that extra change is the estimate.</p>"
+        "<p><strong>How sure we can be.</strong> The same calculation is done pretending, in "
+        "turn, that each other authority was the pilot. If this area's change is bigger than "
+        "almost all of those pretend changes, it is unlikely to be chance. The "
+        f"{level}% interval is the range of effects that this test cannot rule out.</p>"
+        "<p><strong>Strength of evidence.</strong> 'No clear evidence' means the interval "
+        "includes zero. Otherwise the label is 'Strong', 'Moderate' or 'Weak' depending on how "
+        "many of these concerns apply: the area's earlier trend could explain much of the "
+        "change; before the programme the area tracked the others much less closely than most "
+        "areas do; a second method (the controlled interrupted time series) points the other "
+        "way.</p>"
+        "<p><strong>What it cannot tell you.</strong> Pilot areas were chosen, not drawn at "
+        "random, and the data changed in 2023. A change can be real without being caused by "
+        "the programme, and an effect can exist that these yearly figures cannot yet show.</p>"
+    )
+
+
+def changes_since_last(ev: AreaEvaluation, previous: str | None) -> str:
+    """Test-and-learn waves: what changed since the previous report for this area."""
+    import json
+    from pathlib import Path
+
+    if not previous or not Path(previous).exists():
+        return (
+            "<h2>Changes since the last report</h2><p>This is the first report for this "
+            "area with this toolkit, so there is nothing to compare with yet.</p>"
+        )
+    old = json.loads(Path(previous).read_text(encoding="utf-8"))
+    new = ev.to_dict()
+    old_years = set(old.get("periods", {}).get("pre", [])) | set(
+        old.get("periods", {}).get("post", [])
+    )
+    new_years = set(new["periods"]["pre"]) | set(new["periods"]["post"])
+    added = sorted(new_years - old_years)
+    old_hash = old.get("generated_with", {}).get("data_sha256", {})
+    changed = sorted(
+        f for f, h in new["generated_with"]["data_sha256"].items() if old_hash.get(f) != h
+    )
+    when = old.get("generated_with", {}).get("run_date", "an earlier date")
+    rows = []
+    before = {o["outcome"]: o for o in old.get("outcomes", [])}
+    for o in ev.outcomes:
+        dp = o.outcome.decimals
+        r = o.result
+        prev = before.get(o.outcome.name)
+        if prev is None or prev.get("estimate") is None:
+            was = "not estimated"
+            moved = ""
+        else:
+            was = (
+                f"{fmt(prev['estimate'], dp)} ({fmt(prev['ci_low'], dp)} to "
+                f"{fmt(prev['ci_high'], dp)})"
+            )
+            moved = fmt(r.estimate - prev["estimate"], dp)
+        rows.append(
+            f"<tr><td>{escape(o.outcome.label)}</td><td>{was}</td>"
+            f"<td>{fmt(r.estimate, dp)} ({fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)})</td>"
+            f"<td>{moved}</td></tr>"
+        )
+    new_periods = (
+        f"New periods in this report: {', '.join(map(str, added))}."
+        if added
+        else "No new periods since the last report."
+    )
+    data_text = (
+        f"Data files that changed: {', '.join(changed)}."
+        if changed
+        else "The data files are the same as last time."
+    )
+    return (
+        "<h2>Changes since the last report</h2>"
+        f"<p>The previous report for {escape(ev.name)} was produced on {escape(str(when))}. "
+        f"{escape(new_periods)} {escape(data_text)}</p>"
+        "<table><caption>Estimates in the previous report and in this one</caption><thead><tr>"
+        "<th scope='col'>Outcome</th><th scope='col'>Previous estimate (interval)</th>"
+        "<th scope='col'>This report (interval)</th><th scope='col'>Moved by</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )

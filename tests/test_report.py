@@ -200,3 +200,19 @@ def test_browser_no_console_errors_no_requests_and_axe_clean(rendered):
     assert result["requests"] == []
     serious = [v for v in result["violations"] if v["impact"] in {"serious", "critical"}]
     assert serious == [], serious
+
+
+def test_summary_carries_strength_labels_and_about_section(rendered):
+    html = rendered.html.read_text()
+    res = json.loads(rendered.results.read_text())
+    for o in res["outcomes"]:
+        assert f"Strength of evidence: {o['evidence']['label']}." in html
+    assert "<h2>About this report</h2>" in html
+
+
+def test_second_wave_shows_what_changed(rendered):
+    again = render_area("hartlepool", PLAN, out_root=rendered.html.parent.parent)
+    html = again.html.read_text()
+    assert "<h2>Changes since the last report</h2>" in html
+    assert "The previous report for Hartlepool was produced on" in html
+    assert "The data files are the same as last time." in html

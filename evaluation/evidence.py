@@ -1,0 +1,85 @@
+"""Strength-of-evidence labels, derived from design checks (one rule set, stated in
+METHODOLOGY.md and in the report), so a label is never a matter of taste.
+
+Checks for one outcome of one area:
+
+1. **Placebo test**: does the interval exclude zero (placebo p below alpha)?  If not, the label
+   is "no clear evidence" whatever else holds.
+2. **Pre-period trend**: would the pre-period trend of the area-minus-comparison gap, carried
+   forward to the post-period, explain at least half of the estimate?
+3. **Pre-period fit**: is the area's pre-period RMSE of the gap more than twice the median of the
+   comparison areas' (a noisier, harder to compare area)?
+4. **Agreement between estimators**: does the controlled interrupted time series (a different
+   model of the same comparison) give a level change of the same sign?
+
+Label: interval includes zero -> "No clear evidence"; otherwise "Strong" (no concern),
+"Moderate" (one concern) or "Weak" (two or more).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Evidence:
+    label: str
+    concerns: list[str]
+    checks: dict[str, bool | None]  # True = check passed, False = concern, None = not available
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "concerns": list(self.concerns), "checks": dict(self.checks)}
+
+
+def evidence_strength(result, its_item: dict | None = None, decimals: int = 1) -> Evidence:
+    """Label for one DiD result (``EstimationResult`` from ``did_one_treated``)."""
+    d = result.diagnostics
+    checks: dict[str, bool | None] = {}
+    concerns = []
+    excludes_zero = bool(result.ci_is_finite and (result.ci_low > 0 or result.ci_high < 0))
+    checks["placebo_interval_excludes_zero"] = excludes_zero
+    pre, post = result.pre_periods, result.post_periods
+    slope = d.get("pre_period_gap_slope_per_period")
+    if slope is not None and np.isfinite(slope) and result.estimate != 0:
+        horizon = float(np.mean(post) - np.mean(pre))
+        drift = abs(slope * horizon)
+        ok = drift < 0.5 * abs(result.estimate)
+        checks["pre_trend_small"] = ok
+        if not ok:
+            concerns.append(
+                f"the pre-period trend in the gap, carried forward, would account for "
+                f"{drift:.{decimals}f} of the {abs(result.estimate):.{decimals}f}-point change"
+            )
+    else:
+        checks["pre_trend_small"] = None
+    dist = result.distribution
+    if dist is not None and "pre_rmse" in dist and (~dist["is_treated"]).any():
+        median = float(np.nanmedian(dist.loc[~dist["is_treated"], "pre_rmse"]))
+        ok = bool(d.get("pre_rmse", np.nan) <= 2 * median)
+        checks["pre_period_fit_typical"] = ok
+        if not ok:
+            concerns.append(
+                "before the programme this area tracked the comparison much less "
+                "closely than most areas do"
+            )
+    else:
+        checks["pre_period_fit_typical"] = None
+    if its_item is not None:
+        lvl = its_item["result"].terms.loc["level_change", "estimate"]
+        ok = bool(np.sign(lvl) == np.sign(result.estimate))
+        checks["controlled_its_agrees"] = ok
+        if not ok:
+            concerns.append("the controlled interrupted time series points the other way")
+    else:
+        checks["controlled_its_agrees"] = None
+    if not excludes_zero:
+        label = "No clear evidence"
+    elif not concerns:
+        label = "Strong"
+    elif len(concerns) == 1:
+        label = "Moderate"
+    else:
+        label = "Weak"
+    return Evidence(label, concerns, checks)
