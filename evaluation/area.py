@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import subprocess
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -168,6 +169,7 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+@lru_cache(maxsize=1)
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -190,7 +192,18 @@ def provenance(panel: Panel) -> dict:
         "git_commit": git_commit(),
         "run_date": dt.date.today().isoformat(),
         "data_sha256": dict(sorted(panel.source_files.items())),
+        "contracts": {v.contract: contract_version(v.contract) for v in panel.validation},
     }
+
+
+@lru_cache(maxsize=32)
+def contract_version(name: str) -> str:
+    from .contracts import load_contract
+
+    try:
+        return load_contract(name).version
+    except ValueError:
+        return "unknown"
 
 
 def save_panel(panel: Panel, path: Path | str) -> Path:
@@ -203,6 +216,7 @@ def save_panel(panel: Panel, path: Path | str) -> Path:
     return path
 
 
+@lru_cache(maxsize=2)
 def load_panel(path: Path | str) -> Panel:
     import pickle
 
@@ -317,11 +331,8 @@ def area_its(
         area = units[units["unit_id"] == code].set_index("year")[outcome.name].astype(float)
         comp_units = units[units["unit_id"].isin(pool)]
         # the same comparison units in every year: those with positive counts in all years
-        ok = comp_units.groupby("unit_id").apply(
-            lambda g, num=num, den=den: bool(
-                g[[num, den]].notna().all().all() and (g[den] > 0).all()
-            )
-        )
+        good_row = comp_units[num].notna() & comp_units[den].notna() & (comp_units[den] > 0)
+        ok = good_row.groupby(comp_units["unit_id"]).all()
         members = ok[ok].index
         sums = comp_units[comp_units["unit_id"].isin(members)].groupby("year")[[num, den]].sum()
         comp = sums[num].astype(float) / sums[den].astype(float) * 100

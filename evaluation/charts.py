@@ -10,6 +10,11 @@ import io
 import matplotlib
 
 matplotlib.use("svg")  # charts are rendered to SVG text here, never through the inline backend
+# Text stays text in the SVG (selectable, readable by assistive technology, much smaller and
+# faster to write than glyph outlines); the page's sans-serif font renders it.
+matplotlib.rcParams["svg.fonttype"] = "none"
+matplotlib.rcParams["font.family"] = "sans-serif"
+matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans"]  # metrics; browsers fall back to sans
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -25,7 +30,7 @@ GREY = "#707070"
 def figure_html(fig, alt: str, caption: str = "") -> str:
     """SVG figure as an <img> data URI with alt text and an optional caption."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""

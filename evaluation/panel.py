@@ -9,6 +9,7 @@ validation are quarantined and listed in ``Panel.findings``.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -233,7 +234,47 @@ def unit_regions(validation: list, mapping: dict) -> dict[str, str]:
     return regions
 
 
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
+
+
+def panel_cache_key(data_dir: Path | str, boundary_policy: str) -> str:
+    """Hash of everything a panel depends on: the data files, the reference and contract
+    files, and the code that reads them.  Any change gives a new key."""
+    root = Path(__file__).resolve().parent
+    data_dir = Path(data_dir)
+    parts = sorted(data_dir.glob("public/*")) + sorted(data_dir.glob("reference/*"))
+    parts += sorted((root.parent / "data_contracts").glob("*.yaml"))
+    parts += sorted(p for p in root.glob("*.py"))
+    digest = hashlib.sha256(boundary_policy.encode())
+    for p in parts:
+        digest.update(p.name.encode())
+        digest.update(sha256_file(p).encode())
+    return digest.hexdigest()[:24]
+
+
 @lru_cache(maxsize=4)
 def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
-    """Build once per process (reports and tests reuse the same panel)."""
-    return build_panel(Path(data_dir), boundary_policy)
+    """Build once per process, and once per set of inputs on disk (``.cache/``, git-ignored):
+    a later report with the same data, contracts and code loads it instead of rebuilding."""
+    import pickle
+
+    key = panel_cache_key(data_dir, boundary_policy)
+    path = CACHE_DIR / f"panel-{key}.pkl"
+    if path.exists():
+        try:
+            with open(path, "rb") as fh:
+                panel = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
+            if isinstance(panel, Panel):
+                return panel
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+            pass
+    panel = build_panel(Path(data_dir), boundary_policy)
+    try:
+        CACHE_DIR.mkdir(exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(panel, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only checkout still works, just without the cache
+    return panel

@@ -61,11 +61,11 @@ def kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in specs else "python3"
 
 
-def export_html(notebook_path: Path, title: str) -> str:
-    """Export an executed notebook to self-contained HTML without code."""
+def export_html(notebook, title: str) -> str:
+    """Export an executed notebook (path or node) to self-contained HTML without code."""
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(notebook_path, as_version=4)
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         template_name="govreport",
@@ -129,32 +129,93 @@ def render_area(
     with tempfile.TemporaryDirectory(prefix=f"report-{slug}-") as tmp:
         tmpdir = Path(tmp)
         executed = tmpdir / "area_report.ipynb"
-        params = {
-            "area": code,
-            "plan": str(plan_obj.path),
-            "seed": seed if seed is not None else plan_obj.seed,
-            "output_dir": str(tmpdir),
-            "panel_cache": str(panel_cache) if panel_cache else None,
-            "previous_results": None,
-        }
-        previous = out_root / slug / "results.json"
-        if previous.exists():  # a test-and-learn wave: show what changed since last time
-            shutil.copy(previous, tmpdir / "previous_results.json")
-            params["previous_results"] = str(tmpdir / "previous_results.json")
+        params = _area_params(code, plan_obj, seed, tmpdir, panel_cache, out_root, slug)
         _execute(NOTEBOOK, executed, params, name)
-        results_tmp = tmpdir / "results.json"
-        if not results_tmp.exists():
-            raise ReportError("The report notebook did not write results.json.")
-        html = export_html(executed, f"{name}: SEND Change Programme evidence report")
-        external = external_resources(html)
-        if external:
-            raise ReportError(f"The report would load external resources: {external[:3]}")
-        target = out_root / slug
-        target.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target / "results.json", results_tmp.read_text(encoding="utf-8"))
-        _atomic_write(target / "index.html", html)
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        return _publish(executed, tmpdir, name, slug, out_root)
+
+
+def _area_params(code, plan_obj, seed, tmpdir: Path, panel_cache, out_root: Path, slug: str):
+    params = {
+        "area": code,
+        "plan": str(plan_obj.path),
+        "seed": seed if seed is not None else plan_obj.seed,
+        "output_dir": str(tmpdir),
+        "panel_cache": str(panel_cache) if panel_cache else None,
+        "previous_results": None,
+    }
+    previous = out_root / slug / "results.json"
+    if previous.exists():  # a test-and-learn wave: show what changed since last time
+        shutil.copy(previous, tmpdir / "previous_results.json")
+        params["previous_results"] = str(tmpdir / "previous_results.json")
+    return params
+
+
+def _publish(executed, tmpdir: Path, name: str, slug: str, out_root: Path) -> RenderedReport:
+    """Check the executed notebook's outputs and write them atomically into reports/<slug>/."""
+    results_tmp = tmpdir / "results.json"
+    if not results_tmp.exists():
+        raise ReportError("The report notebook did not write results.json.")
+    html = export_html(executed, f"{name}: SEND Change Programme evidence report")
+    external = external_resources(html)
+    if external:
+        raise ReportError(f"The report would load external resources: {external[:3]}")
+    target = out_root / slug
+    target.mkdir(parents=True, exist_ok=True)
+    _atomic_write(target / "results.json", results_tmp.read_text(encoding="utf-8"))
+    _atomic_write(target / "index.html", html)
     return RenderedReport(name, slug, target / "index.html", target / "results.json")
+
+
+def render_batch(codes: list[str], plan, seed, out_root: Path, panel_cache, progress=None):
+    """Render several areas in ONE kernel: the kernel start-up and the imports are paid once,
+    and each area re-runs the parameterised notebook in it.  Returns (code, report or None,
+    error or None) per area; one area's failure does not stop the batch."""
+    import copy
+
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from papermill.parameterize import parameterize_notebook
+
+    plan_obj = load_plan(plan)
+    geo = load_geography(plan_obj.data_dir)
+    from papermill.iorw import load_notebook_node
+
+    template = load_notebook_node(str(NOTEBOOK))  # adds the metadata papermill relies on
+    client = NotebookClient(
+        copy.deepcopy(template),
+        kernel_name=kernel_name(),
+        timeout=EXECUTION_TIMEOUT,
+        resources={"metadata": {"path": str(PROJECT_ROOT)}},
+    )
+    out = []
+    with client.setup_kernel():
+        for code in codes:
+            name = geo.name_for_code(code) or code
+            slug = slugify(name)
+            with tempfile.TemporaryDirectory(prefix=f"report-{slug}-") as tmp:
+                tmpdir = Path(tmp)
+                try:
+                    params = _area_params(code, plan_obj, seed, tmpdir, panel_cache, out_root, slug)
+                    nb = parameterize_notebook(copy.deepcopy(template), params)
+                    client.nb = nb
+                    for index, cell in enumerate(nb.cells):
+                        if cell.cell_type == "code":
+                            client.execute_cell(cell, index)
+                    out.append((code, _publish(nb, tmpdir, name, slug, out_root), None))
+                except CellExecutionError as exc:
+                    out.append((code, None, f"notebook failed: {str(exc).splitlines()[-1]}"))
+                except Exception as exc:  # noqa: BLE001 - report and go on with the next area
+                    out.append((code, None, f"{type(exc).__name__}: {exc}"))
+            if progress is not None:
+                progress.put(code)
+    return out
+
+
+def r_code(report: RenderedReport) -> str:
+    """The 3-digit code of a rendered report (from its results.json)."""
+    import json
+
+    return json.loads(report.results.read_text(encoding="utf-8"))["area"]["la_code"]
 
 
 @dataclass
@@ -178,9 +239,11 @@ def render_all(
     Shared work is done once: the panel is built here and handed to every area's notebook.
     A failure in one area is reported and the others still complete.
     """
+    import multiprocessing
     import os
     import sys
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
+    from queue import Empty
 
     from tqdm import tqdm
 
@@ -203,37 +266,58 @@ def render_all(
     with tempfile.TemporaryDirectory(prefix="reports-shared-") as tmp:
         panel = build_panel(plan_obj.data_dir, plan_obj.boundary_policy, geo=geo)
         cache = save_panel(panel, Path(tmp) / "panel.pkl")
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {
-                pool.submit(render_area, c, plan_obj.path, seed, out_root, cache): c for c in codes
-            }
-            bar = tqdm(
-                total=len(futures) + 1,
-                desc="reports",
-                unit="report",
-                disable=not progress,
-                file=sys.stderr,
-            )
-            for fut in as_completed(futures):
-                code = futures[fut]
+        chunks = [codes[i::jobs] for i in range(jobs) if codes[i::jobs]]
+        manager = multiprocessing.Manager()
+        queue = manager.Queue()
+        bar = tqdm(
+            total=len(codes) + 1,
+            desc="reports",
+            unit="report",
+            disable=not progress,
+            file=sys.stderr,
+        )
+        with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
+            futures = [
+                pool.submit(render_batch, chunk, plan_obj.path, seed, out_root, cache, queue)
+                for chunk in chunks
+            ]
+            done = 0
+            while done < len(codes):
                 try:
-                    reports.append(fut.result())
-                except Exception as exc:  # noqa: BLE001 - one area's failure must not stop others
-                    failures[code] = f"{type(exc).__name__}: {exc}"
-                    print(
-                        f"error: report for {names[code]} ({code}) failed: {exc}", file=sys.stderr
-                    )
+                    queue.get(timeout=1)
+                except Empty:
+                    if all(f.done() for f in futures):
+                        break  # a worker died: its areas are reported as failures below
+                    continue
+                done += 1
                 bar.update(1)
-            overview = None
-            try:
-                overview = render_overview(
-                    plan_obj, panel_cache=cache, out_root=out_root, seed=seed
-                )
-            except Exception as exc:  # noqa: BLE001
-                failures["overview"] = f"{type(exc).__name__}: {exc}"
-                print(f"error: the programme overview failed: {exc}", file=sys.stderr)
-            bar.update(1)
-            bar.close()
+            for fut in futures:
+                try:
+                    batch = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a whole worker failed
+                    print(f"error: a report worker failed: {exc}", file=sys.stderr)
+                    continue
+                for code, rendered, error in batch:
+                    if rendered is not None:
+                        reports.append(rendered)
+                    else:
+                        failures[code] = error
+                        print(
+                            f"error: report for {names[code]} ({code}) failed: {error}",
+                            file=sys.stderr,
+                        )
+        manager.shutdown()
+        missing = [c for c in codes if c not in failures and c not in {r_code(r) for r in reports}]
+        for code in missing:
+            failures[code] = "the worker rendering it stopped"
+        overview = None
+        try:
+            overview = render_overview(plan_obj, panel_cache=cache, out_root=out_root, seed=seed)
+        except Exception as exc:  # noqa: BLE001
+            failures["overview"] = f"{type(exc).__name__}: {exc}"
+            print(f"error: the programme overview failed: {exc}", file=sys.stderr)
+        bar.update(1)
+        bar.close()
     available = {c for c in plan_obj.pilot_codes if (out_root / slugs[c] / "index.html").exists()}
     partnerships = {p.la_code: p.partnership for p in plan_obj.pilots}
     index = out_root / "index.html"

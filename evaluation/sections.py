@@ -301,8 +301,67 @@ def provenance(ev: AreaEvaluation) -> str:
         f"<code>{escape(prov['git_commit'])}</code></li>"
         f"<li>Seed: {ev.seed} (the placebo test uses every comparison area, so no random draws "
         "are made)</li>"
-        f"<li>Run date: {dt.date.today():%-d %B %Y}</li></ul>"
+        f"<li>Run date: {dt.date.today():%-d %B %Y}</li>"
+        "<li>Data contracts: "
+        + escape(", ".join(f"{k} v{v}" for k, v in prov.get("contracts", {}).items()))
+        + "</li></ul>"
         f"<p>Data files (Open Government Licence v3.0; Crown copyright):</p><ul>{files}</ul>"
+    )
+
+
+def robustness(ev: AreaEvaluation) -> str:
+    """The same question answered by different estimators, side by side."""
+    rows = []
+    for o in ev.outcomes:
+        dp = o.outcome.decimals
+        r = o.result
+        lines = [
+            (
+                "Difference-in-differences (placebo inference)",
+                r.estimate,
+                r.ci_low,
+                r.ci_high,
+                r.p_value,
+            )
+        ]
+        for item in ev.its:
+            if item["outcome"] != o.outcome.name:
+                continue
+            t = item["result"].terms.loc["level_change"]
+            label = (
+                "Controlled interrupted time series (level change)"
+                if item["design"] == "controlled"
+                else "Interrupted time series, area alone (level change)"
+            )
+            lines.append(
+                (
+                    label,
+                    float(t["estimate"]),
+                    float(t["ci_low"]),
+                    float(t["ci_high"]),
+                    float(t["p_value"]),
+                )
+            )
+        for i, (label, est, lo, hi, p) in enumerate(lines):
+            first = (
+                f"<th scope='row' rowspan='{len(lines)}'>{escape(o.outcome.label)}</th>"
+                if i == 0
+                else ""
+            )
+            rows.append(
+                f"<tr>{first}<td>{escape(label)}</td><td>{fmt(est, dp)}</td>"
+                f"<td>{fmt(lo, dp)} to {fmt(hi, dp)}</td><td>{p:.3f}</td></tr>"
+            )
+    level = round(100 * (1 - ev.plan.alpha))
+    return (
+        "<h2>Robustness: the same question, different methods</h2>"
+        "<p>If the methods broadly agree, the finding does not hang on one set of assumptions. "
+        "The interrupted time series use more years (from "
+        f"{ev.plan.its['first_year']}) and model the trend; see the caveats on few points.</p>"
+        f"<table><caption>Estimates by method ({level}% intervals; percentage points)</caption>"
+        "<thead><tr><th scope='col'>Outcome</th><th scope='col'>Method</th>"
+        "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>p-value</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
