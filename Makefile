@@ -59,8 +59,8 @@ format: ## Reformat code with ruff
 	$(BIN)/ruff format evaluation tests bench
 	$(BIN)/ruff check --fix evaluation tests bench
 
-clean: ## Remove generated reports and build artefacts (keeps .venv)
-	rm -rf reports/*/ reports/index.html build dist *.egg-info .pytest_cache .ruff_cache
+clean: ## Remove generated reports, caches and build artefacts (keeps .venv)
+	rm -rf reports/*/ reports/index.html build dist *.egg-info .pytest_cache .ruff_cache .cache
 
 test-slow: ## Run the full test suite including slow Monte Carlo checks
 	$(BIN)/python -m pytest -m ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,28 +83,30 @@ def _rows_from_sheet(path: Path, engine: str) -> list[tuple[int, list[str]]]:
     ]
 
 
-def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
+def _fast_csv(raw, path: Path) -> ReadResult | None:
     """Vectorised path for large plain UTF-8 files: no quotes (so one record per line), no
-    carriage returns or blank lines, every row as wide as the header.  Anything else returns
-    None and takes the careful path, which gives the same result more slowly."""
-    if len(raw) < 1_000_000 or b'"' in raw or b"\r" in raw:
+    carriage returns, every row as wide as the header.  ``raw`` is the file's bytes or a
+    read-only memory map of them.  Anything else returns None and takes the careful path,
+    which gives the same result more slowly."""
+    if len(raw) < 1_000_000 or raw.find(b'"') != -1 or raw.find(b"\r") != -1:
         return None
-    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     end = len(raw)
     newline = raw.find(b"\n", start, end)
     first = raw[start : newline if newline != -1 else end]
     delimiter = ";" if first.count(b";") > first.count(b",") else ","
-    body = raw[start:] if start else raw
+    body = raw
     try:
         engine = "pyarrow" if _has_pyarrow() else "c"
         # blank lines are kept as empty rows, so row i is line i + 2 without counting lines
         frame = pd.read_csv(
-            io.BytesIO(body),
+            path,
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
             engine=engine,
             skip_blank_lines=False,
+            encoding="utf-8-sig",
         )
     except Exception:  # noqa: BLE001 - irregular rows or not UTF-8: use the careful reader
         return None
@@ -124,15 +127,19 @@ def _fast_csv(raw: bytes, path: Path) -> ReadResult | None:
     if len(frame) and _is_note(list(frame.iloc[-1].astype(str)), len(header)):
         return None
     sep = delimiter.encode()
-    padded = b"\t" in body or (
-        b" " in body
+
+    def has(needle: bytes) -> bool:
+        return body.find(needle) != -1
+
+    padded = has(b"\t") or (
+        has(b" ")
         and (
-            body[:1] == b" "
-            or b" " + sep in body
-            or sep + b" " in body
-            or b" \n" in body
-            or b"\n " in body
-            or body.endswith(b" ")
+            body[start : start + 1] == b" "
+            or has(b" " + sep)
+            or has(sep + b" ")
+            or has(b" \n")
+            or has(b"\n ")
+            or body[-1:] == b" "
         )
     )
     if padded:  # only pay for trimming when some cell may be padded
@@ -171,14 +178,18 @@ def read_table(path: Path | str) -> ReadResult:
         rows, encoding, delimiter = _rows_from_sheet(path, SHEET_SUFFIXES[suffix]), "sheet", ""
     else:
         try:
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+                if b"\x00" in head:
+                    raise ReadError(f"{path.name}: this looks like a binary file, not a CSV.")
+                if path.stat().st_size >= 1_000_000:  # large: try the vectorised path first
+                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                        fast = _fast_csv(mapped, path)
+                    if fast is not None:
+                        return fast
             raw = path.read_bytes()
         except OSError as exc:
             raise ReadError(f"{path}: cannot be opened ({exc.strerror}).") from None
-        if b"\x00" in raw[:4096]:
-            raise ReadError(f"{path.name}: this looks like a binary file, not a CSV.")
-        fast = _fast_csv(raw, path)
-        if fast is not None:
-            return fast
         text, encoding = _decode(raw, path.name)
         delimiter = _delimiter(text)
         try:

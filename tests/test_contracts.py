@@ -263,3 +263,19 @@ def test_fast_and_careful_readers_agree_on_a_large_file(tmp_path, monkeypatch):
     b = careful.frame.drop(columns=["_extra_cells"]).reset_index(drop=True)[a.columns]
     pd.testing.assert_frame_equal(a.astype(str), b.astype(str))
     assert validate_file(path, "case_records").rows_in == 30_000
+
+
+def test_large_files_with_bom_or_windows_1252_read_correctly(tmp_path):
+    from bench.validate_cases import make_cases
+    from evaluation.readers import read_table
+
+    text = make_cases(30_000).to_csv(index=False)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    win = tmp_path / "win.csv"
+    win.write_bytes(text.replace("C00000001", "C\xe90000001").encode("cp1252"))
+    a, b = read_table(bom), read_table(win)
+    assert a.encoding == "utf-8-sig" and b.encoding == "cp1252"
+    assert "case_id" in a.frame.columns and len(a.frame) == len(b.frame) == 30_000
+    assert a.frame["source_row"].tolist() == b.frame["source_row"].tolist()
+    assert b.frame.loc[b.frame["source_row"] == 3, "case_id"].item() == "C\xe90000001"
