@@ -46,19 +46,19 @@ def combine_units(
     ).reset_index(drop=True)
 
 
-def _did_combined(units, members, pool, *, outcome, numerator, denominator, pre, post):
+def _with_combined(units, members, pool, unit_id, numerator, denominator, outcome):
+    """The pool's rows plus one combined row per year for ``members``."""
     combined = combine_units(
-        units,
-        members,
-        "__combined__",
-        numerator=numerator,
-        denominator=denominator,
-        outcome=outcome,
+        units, members, unit_id, numerator=numerator, denominator=denominator, outcome=outcome
     )
     cols = ["unit_id", "year", numerator, denominator, outcome]
-    data = pd.concat(
+    return pd.concat(
         [units.loc[units["unit_id"].isin(pool), cols], combined[cols]], ignore_index=True
     )
+
+
+def _did_combined(units, members, pool, *, outcome, numerator, denominator, pre, post):
+    data = _with_combined(units, members, pool, "__combined__", numerator, denominator, outcome)
     y = data.pivot(index="unit_id", columns="year", values=outcome).astype(float)
     num = data.pivot(index="unit_id", columns="year", values=numerator).astype(float)
     den = data.pivot(index="unit_id", columns="year", values=denominator).astype(float)
@@ -181,18 +181,7 @@ def partnership_did(
 ) -> EstimationResult:
     """One partnership combined into one unit, against the pool, with placebo-in-space
     inference over single comparison units (normalised by pre-period fit)."""
-    combined = combine_units(
-        units,
-        members,
-        "__partnership__",
-        numerator=numerator,
-        denominator=denominator,
-        outcome=outcome,
-    )
-    cols = ["unit_id", "year", numerator, denominator, outcome]
-    data = pd.concat(
-        [units.loc[units["unit_id"].isin(pool), cols], combined[cols]], ignore_index=True
-    )
+    data = _with_combined(units, members, pool, "__partnership__", numerator, denominator, outcome)
     return did_one_treated(
         data,
         unit="unit_id",
