@@ -1,9 +1,9 @@
 """Readers: shipped public files and EES-layout returns -> one long table of observations.
 
-Each source declares its own missing-value symbols (read from that release's data guidance), the
-indicator columns it supplies for each catalogue measure, and the years it is preferred for.
-Readers never drop a row silently: every LA row is either turned into observations or reported
-as a finding (see :mod:`evaluation.findings`).
+Each source names its data contract (``data_contracts/*.yaml``: layout rules and the source's own
+missing-value symbols with their meanings), the indicator columns it supplies for each catalogue
+measure, and the years it is preferred for. Every file is read and validated through its
+contract; rows with errors are quarantined and reported, never dropped silently.
 
 The long observation table has one row per (source, LA, year, measure):
 ``source, file, source_row, time_period, old_la_code, la_name, measure, value, symbol, meaning``.
@@ -11,19 +11,14 @@ The long observation table has one row per (source, LA, year, measure):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .findings import ERROR, Finding
+from .contracts import load_contract, validate_file
+from .findings import Finding
 from .geography import Geography
-from .tribunal import TRIBUNAL_SYMBOLS
-
-EES_MANDATORY = ["time_period", "time_identifier", "geographic_level", "country_code"]
-EES_LA_COLUMNS = ["old_la_code", "new_la_code", "la_name"]
-NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -34,16 +29,12 @@ class SourceSpec:
     file: str  # relative to data/public
     title: str
     release: str
-    symbols: dict[str, str]  # this source's own symbol -> meaning map
     measures: dict[str, str]  # catalogue measure -> column in the file
     years: tuple[int, int]  # calendar years this source is used for in the panel
     layout: str = "ees"  # "ees" or "tribunal"
     row_filter: dict[str, str] = field(default_factory=dict)
     contract: str = ""  # data_contracts/<contract>.yaml
 
-
-# Symbols from each release's data guidance ("z - Not applicable", "x - unavailable").
-EHCP_SYMBOLS = {"x": "unavailable", "z": "not applicable"}
 
 SOURCES: dict[str, SourceSpec] = {
     s.key: s
@@ -54,7 +45,6 @@ SOURCES: dict[str, SourceSpec] = {
             file="ehcp_2025_timeliness_20_week.csv",
             title="Education, health and care plans: timeliness of new EHC plans (20 weeks)",
             release="DfE EHCP statistics, reporting year 2025",
-            symbols=EHCP_SYMBOLS,
             measures={
                 "plans_issued_den": "plans_issued_den",
                 "plans_issued_within_20_weeks": "plans_issued_within_20_weeks",
@@ -70,7 +60,6 @@ SOURCES: dict[str, SourceSpec] = {
             file="ehcp_2025_requests.csv",
             title="Education, health and care plans: requests for EHC needs assessment",
             release="DfE EHCP statistics, reporting year 2025",
-            symbols=EHCP_SYMBOLS,
             measures={
                 "requests_received": "requests_received_in_year",
                 "requests_decided_not_to_assess": "requests_decided_not_to_assess",
@@ -84,7 +73,6 @@ SOURCES: dict[str, SourceSpec] = {
             file="ehcp_2025_assessments.csv",
             title="Education, health and care plans: EHC needs assessments",
             release="DfE EHCP statistics, reporting year 2025",
-            symbols=EHCP_SYMBOLS,
             measures={"assessments": "assess_in_year", "assess_not_issued": "assess_not_issued"},
             years=(2019, 2024),
             row_filter={"breakdown_topic": "All EHC needs assessments"},
@@ -95,7 +83,6 @@ SOURCES: dict[str, SourceSpec] = {
             file="ehcp_2023_sen2_mi.csv",
             title="Education, health and care plans (aggregate SEN2): sen2_mi",
             release="DfE EHCP statistics, reporting year 2023",
-            symbols=EHCP_SYMBOLS,
             measures={
                 "plans_issued_den": "tot_inc_exc_ehc",
                 "plans_issued_within_20_weeks": "inc_exc_20week_ehc",
@@ -114,7 +101,6 @@ SOURCES: dict[str, SourceSpec] = {
             file="send_tribunal_appeal_rate_2014_2024.csv",
             title="SEND Tribunal appeal rate by local authority, 2014-2024 (MoJ/HMCTS and DfE)",
             release="Supporting file of DfE EHCP statistics, reporting year 2025",
-            symbols=TRIBUNAL_SYMBOLS,
             measures={
                 "appeals": "appeals",
                 "appealable_decisions": "appealable_decisions",
@@ -126,80 +112,10 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
-def read_ees_csv(path: Path | str) -> pd.DataFrame:
-    """Read an EES tidy CSV as strings, exactly as a user sees it.
-
-    Handles the UTF-8 BOM, keeps every cell as text (symbols are not numbers), strips padding,
-    and adds ``source_row``: the line number in the file (header = line 1).
-    """
-    path = Path(path)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in EES_MANDATORY if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{path.name}: line 1 (header) lacks the mandatory EES column(s) {missing} "
-            "[rule ees_mandatory_columns]."
-        )
-    for col in frame.columns:
-        frame[col] = frame[col].str.strip()
-    frame.insert(0, "source_row", range(2, len(frame) + 2))
-    return frame
-
-
-def parse_cells(
-    values: pd.Series, symbols: dict[str, str], *, file: str, column: str, rows: pd.Series
-) -> tuple[pd.Series, pd.Series, list[Finding]]:
-    """Parse count cells: numbers (thousands separators allowed) or this source's symbols.
-
-    Returns (Int64 values, symbol per cell or "", findings).  A cell that is neither a count nor
-    a known symbol becomes missing with an error finding naming file, line and column.
-    Non-integer or negative counts are errors too.
-    """
-    text = values.astype(str).str.strip()
-    cleaned = text.str.replace(",", "", regex=False)
-    is_number = cleaned.str.match(NUMBER_RE)
-    is_symbol = ~is_number & text.isin(list(symbols))
-    numbers = pd.to_numeric(cleaned.where(is_number), errors="coerce")
-    bad_int = is_number & ((numbers % 1 != 0) | (numbers < 0))
-    findings = []
-    for idx in text.index[~is_number & ~is_symbol]:
-        findings.append(
-            Finding(
-                file,
-                int(rows[idx]),
-                column,
-                "count_or_symbol",
-                ERROR,
-                text[idx],
-                f"'{text[idx]}' is neither a count nor one of this source's symbols "
-                f"({', '.join(repr(s) for s in symbols)}); the value is treated as missing.",
-            )
-        )
-    for idx in text.index[bad_int]:
-        findings.append(
-            Finding(
-                file,
-                int(rows[idx]),
-                column,
-                "count_non_negative_integer",
-                ERROR,
-                text[idx],
-                f"A count must be a whole number of at least zero, not {text[idx]}.",
-            )
-        )
-    out = numbers.where(is_number & ~bad_int).round().astype("Int64")
-    if "-" in symbols and symbols["-"].startswith("nil"):
-        out = out.mask(text == "-", 0)
-    return out, text.where(is_symbol, ""), findings
-
-
 def ees_observations(
     spec: SourceSpec, data_dir: Path, geo: Geography
 ) -> tuple[pd.DataFrame, list[Finding], object]:
     """Observations for LA and national rows of one EES source, validated by its contract."""
-    from .contracts import validate_file
-
     result = validate_file(Path(data_dir) / "public" / spec.file, spec.contract, geo)
     frame, symbols = result.accepted, result.symbols
     keep = frame["geographic_level"].isin(["Local authority", "National"])
@@ -244,7 +160,8 @@ def _measures(
             )
         )
     obs = pd.concat(parts, ignore_index=True)
-    obs["meaning"] = obs["symbol"].map(spec.symbols).fillna("")
+    symbols = load_contract(spec.contract).missing_symbols  # the source's own meanings
+    obs["meaning"] = obs["symbol"].map(symbols).fillna("")
     return obs
 
 
@@ -277,12 +194,12 @@ def tribunal_observations(
     spec: SourceSpec, data_dir: Path, geo: Geography
 ) -> tuple[pd.DataFrame, list[Finding], object]:
     """Observations from the MoJ appeal-rate table (layout normalised, then validated)."""
-    from .contracts import validate_file
-
     result = validate_file(Path(data_dir) / "public" / spec.file, spec.contract, geo)
     frame, symbols = result.accepted, result.symbols
     base = _base(spec, frame)
-    # placeholders of retired or not-yet-created LAs (no data, no valid code) carry nothing
+    # The table keeps a row for every LA that ever existed; in years when an LA did not exist
+    # its cells are blank or '..' and it has no valid code, so it adds no observation (the
+    # rows are still counted as accepted in the validation result).
     keep = base["old_la_code"].ne("").to_numpy()
     obs = _measures(base[keep], frame[keep], symbols[keep], spec)
     return obs, list(result.findings), result

@@ -44,12 +44,19 @@ class Panel:
     excluded_units: dict[str, str] = field(default_factory=dict)  # code -> why
     validation: list = field(default_factory=list)  # one ValidationResult per source file
     regions: dict[str, str] = field(default_factory=dict)  # unit_id -> region name
+    _by_la: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def findings_frame(self) -> pd.DataFrame:
         return findings_frame(self.findings)
 
     def findings_by_la(self) -> pd.DataFrame:
-        """Findings with the 3-digit code of the LA each concerns (blank if none)."""
+        """Findings with the 3-digit code of the LA each concerns (blank if none); computed once
+        per panel (every report section that lists findings uses it)."""
+        if self._by_la is None:
+            self._by_la = self._findings_by_la()
+        return self._by_la
+
+    def _findings_by_la(self) -> pd.DataFrame:
         frame = self.findings_frame()
         if frame.empty:
             return frame.assign(la_code=pd.Series(dtype=str))

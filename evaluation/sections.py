@@ -288,14 +288,15 @@ def data_quality(ev: AreaEvaluation) -> str:
 
 
 def provenance(ev: AreaEvaluation) -> str:
-    prov = ev.to_dict()["generated_with"]
+    summary = ev.to_dict()
+    prov = summary["generated_with"]
     files = "".join(
         f"<li><code>{escape(f)}</code>: SHA-256 <code>{h}</code></li>"
         for f, h in prov["data_sha256"].items()
     )
     return (
         "<h2>Provenance</h2><ul>"
-        f"<li>Evaluation plan: <code>{escape(ev.to_dict()['plan_file'])}</code> "
+        f"<li>Evaluation plan: <code>{escape(summary['plan_file'])}</code> "
         f"({escape(ev.plan.name)})</li>"
         f"<li>Toolkit version {escape(prov['version'])}, git commit "
         f"<code>{escape(prov['git_commit'])}</code></li>"

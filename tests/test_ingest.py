@@ -6,7 +6,9 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from evaluation.ingest import SOURCES, parse_cells, read_ees_csv
+from evaluation.contracts import column_checks, load_contract, parse_frame, validate_file
+from evaluation.ingest import SOURCES
+from evaluation.readers import read_table
 
 from .conftest import DATA
 
@@ -23,10 +25,11 @@ def _independent_counts(path):
 @pytest.mark.parametrize("file", EES_FILES)
 def test_row_counts_by_year_and_level_match_the_file(file):
     path = DATA / "public" / file
-    frame = read_ees_csv(path)
+    frame = read_table(path).frame
     ours = Counter(zip(frame["time_period"].astype(int), frame["geographic_level"], strict=True))
     assert ours == _independent_counts(path)
-    assert frame.columns[1] == "time_period"  # BOM stripped from the first header
+    assert "time_period" in frame.columns  # BOM stripped from the first header
+    assert not any(c.startswith("\ufeff") for c in frame.columns)
     assert frame["source_row"].iloc[0] == 2 and frame["source_row"].iloc[-1] == len(frame) + 1
 
 
@@ -67,7 +70,7 @@ def test_england_2024_timeliness_including_exceptions_and_refusals(panel):
 
 def test_sen2_mi_2021_refusals_published_figure(panel):
     # DfE reporting year 2023 (aggregate era): 20,830 / 93,302 = 22.3% in 2021.
-    frame = read_ees_csv(DATA / "public" / "ehcp_2023_sen2_mi.csv")
+    frame = read_table(DATA / "public" / "ehcp_2023_sen2_mi.csv").frame
     row = frame[(frame["geographic_level"] == "National") & (frame["time_period"] == "2021")]
     assert row["ass_refused_ehc"].item() == "20830" and row["inreq_ehc"].item() == "93302"
     assert abs(20830 / 93302 * 100 - float(row["ass_refused_ehc_pc"].item())) < 5e-5
@@ -86,23 +89,27 @@ def test_releases_agree_where_they_overlap(panel):
 
 
 def test_symbols_keep_their_source_meaning():
-    values = pd.Series(["12", "x", "z", "1,234", "-", "abc", "2.5"])
-    rows = pd.Series(range(2, 9))
-    symbols = {"x": "unavailable", "z": "not applicable"}
-    out, sym, findings = parse_cells(values, symbols, file="f.csv", column="c", rows=rows)
-    assert out.tolist()[:4] == [12, pd.NA, pd.NA, 1234]
-    assert sym.tolist()[:3] == ["", "x", "z"]
+    contract = load_contract("pilot_returns")  # symbols x, z, c, low, u; '-' is not one
+    values = ["12", "x", "z", "1,234", "-", "abc", "2.5"]
+    frame = pd.DataFrame({"source_row": range(2, 9), "plans_issued_den": values})
+    typed, symbols, findings, _ = parse_frame(frame, contract, "f.csv")
+    assert typed["plans_issued_den"].tolist()[:4] == [12, pd.NA, pd.NA, 1234]
+    assert symbols["plans_issued_den"].tolist()[:3] == ["", "x", "z"]
+    findings += column_checks(typed, contract, "f.csv")
     # '-' is not a symbol of this source and 'abc' is not a count; 2.5 is not a whole count.
     assert {(f.row, f.rule) for f in findings} == {
-        (6, "count_or_symbol"),
-        (7, "count_or_symbol"),
-        (8, "count_non_negative_integer"),
+        (6, "value_or_symbol"),
+        (7, "value_or_symbol"),
+        (8, "integer"),
     }
-    assert all(f.file == "f.csv" and f.column == "c" for f in findings)
+    assert all(f.file == "f.csv" and f.column == "plans_issued_den" for f in findings)
 
 
 def test_missing_mandatory_column_is_named(tmp_path):
     bad = tmp_path / "return.csv"
     bad.write_text("time_period,geographic_level\n2024,National\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"return.csv: line 1 .*time_identifier"):
-        read_ees_csv(bad)
+    result = validate_file(bad, "pilot_returns")
+    (finding,) = result.findings
+    assert (finding.file, finding.row, finding.rule) == ("return.csv", 1, "required_columns")
+    assert "time_identifier" in finding.column
+    assert result.rows_quarantined == result.rows_in == 1  # nothing lost

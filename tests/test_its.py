@@ -215,30 +215,20 @@ def test_washout_and_ramp_and_extra_interruption():
 def test_cli_its_json_prop99(adh, tmp_path):
     path = tmp_path / "ca.csv"
     adh[adh["state"] == "California"].to_csv(path, index=False)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "its",
-            "--data",
-            str(path),
-            "--time",
-            "year",
-            "--outcome",
-            "cigsale",
-            "--interruption",
-            "1989",
-            "--method",
-            "ols-hac",
-            "--hac-lags",
-            "1",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
+    proc = _its_cli(
+        "--data",
+        str(path),
+        "--time",
+        "year",
+        "--outcome",
+        "cigsale",
+        "--interruption",
+        "1989",
+        "--method",
+        "ols-hac",
+        "--hac-lags",
+        "1",
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -251,28 +241,29 @@ def test_cli_its_json_prop99(adh, tmp_path):
 def test_cli_its_rejects_unknown_columns(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("t,y\n1,2\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "its",
-            "--data",
-            str(path),
-            "--time",
-            "t",
-            "--outcome",
-            "nope",
-            "--interruption",
-            "1",
-            "--json",
-        ],
+    proc = _its_cli(
+        "--data",
+        str(path),
+        "--time",
+        "t",
+        "--outcome",
+        "nope",
+        "--interruption",
+        "1",
+        "--json",
+    )
+    assert proc.returncode == 2 and "nope" in proc.stderr
+
+
+def _its_cli(*args):
+    """Run ``python -m evaluation its ARGS`` from the project root."""
+    return subprocess.run(
+        [sys.executable, "-m", "evaluation", "its", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
     )
-    assert proc.returncode == 2 and "nope" in proc.stderr
 
 
 def _ar1_series(rng, n, rho, level=2.0):
@@ -331,30 +322,20 @@ def test_cli_extra_interruption(tmp_path):
     data = _ar1_series(rng, 60, 0.0)
     path = tmp_path / "s.csv"
     data.to_csv(path, index=False)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "its",
-            "--data",
-            str(path),
-            "--time",
-            "t",
-            "--outcome",
-            "y",
-            "--interruption",
-            "30",
-            "--extra-interruption",
-            "45",
-            "--method",
-            "ols",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
+    proc = _its_cli(
+        "--data",
+        str(path),
+        "--time",
+        "t",
+        "--outcome",
+        "y",
+        "--interruption",
+        "30",
+        "--extra-interruption",
+        "45",
+        "--method",
+        "ols",
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
     assert "other interruptions [45.0]" in json.loads(proc.stdout)["conventions"]["design"]
