@@ -20,9 +20,18 @@ from . import __version__
 from .geography import PROJECT_ROOT, Geography, load_geography, slugify
 from .models import EstimationResult, did_one_treated
 from .models.its import its
+from .models.results import json_safe
+from .models.twfe import event_study_one_treated
 from .outcomes import CATALOGUE, Outcome
 from .panel import Panel, cached_panel
 from .plan import Plan, PlannedOutcome, load_plan
+
+# Estimators shown beside the headline, in the report's robustness table and in results.json.
+ALTERNATIVE_LABELS = {
+    "event_study": "Event study (placebo inference), average of post-period coefficients",
+    "synthetic_control": "Synthetic control (placebo inference)",
+    "synthetic_did": "Synthetic difference-in-differences (placebo inference)",
+}
 
 
 @dataclass
@@ -30,6 +39,17 @@ class OutcomeResult:
     planned: PlannedOutcome
     outcome: Outcome
     result: EstimationResult
+    alternatives: dict[str, EstimationResult] = field(default_factory=dict)
+
+    @property
+    def pre_trend(self) -> dict | None:
+        """The event study's joint pre-trend test (None when it could not be run)."""
+        es = self.alternatives.get("event_study")
+        return es.diagnostics.get("pre_trend_test") if es is not None else None
+
+    def pre_trend_fails(self) -> bool:
+        pt = self.pre_trend
+        return bool(pt and pt.get("p_value") is not None and pt["p_value"] < self.result.alpha)
 
     def to_dict(self) -> dict:
         r = self.result.to_dict()
@@ -53,7 +73,42 @@ class OutcomeResult:
             "post_periods": r["post_periods"],
             "conventions": r["conventions"],
             "diagnostics": r["diagnostics"],
+            "pre_trend_test": self.pre_trend,
+            "robustness": [
+                {
+                    "key": key,
+                    "method": alt.method,
+                    "inference": alt.inference,
+                    "estimate": json_safe(alt.estimate),
+                    "ci_low": json_safe(alt.ci_low),
+                    "ci_high": json_safe(alt.ci_high),
+                    "p_value": json_safe(alt.p_value),
+                    "se": json_safe(alt.se) if alt.se is not None else None,
+                    "conventions": dict(alt.conventions),
+                    "diagnostics": json_safe(
+                        {k: v for k, v in alt.diagnostics.items() if k in ALTERNATIVE_DIAGNOSTICS}
+                    ),
+                    "terms": (
+                        json_safe(alt.terms.reset_index().to_dict(orient="records"))
+                        if alt.terms is not None and key == "event_study"
+                        else None
+                    ),
+                }
+                for key, alt in self.alternatives.items()
+            ],
         }
+
+
+ALTERNATIVE_DIAGNOSTICS = {
+    "pre_trend_test",
+    "reference_period",
+    "pre_rmspe",
+    "post_pre_rmspe_ratio",
+    "pre_fit_ok",
+    "pre_fit_rule",
+    "placebo_p_value",
+    "placebo_rank",
+}
 
 
 @dataclass
@@ -81,7 +136,10 @@ class AreaEvaluation:
         its_item = next(
             (i for i in self.its if i["outcome"] == outcome and i["design"] == "controlled"), None
         )
-        return evidence_strength(self.result(outcome), its_item, CATALOGUE[outcome].decimals)
+        o = next(o for o in self.outcomes if o.outcome.name == outcome)
+        return evidence_strength(
+            o.result, its_item, CATALOGUE[outcome].decimals, alternatives=o.alternatives
+        )
 
     def area_findings(self) -> pd.DataFrame:
         """Data-quality findings that concern this area."""
@@ -277,7 +335,8 @@ def evaluate_area(
             bounds=(0.0, 100.0),
         )
         res.unit = outcome.unit
-        results.append(OutcomeResult(planned, outcome, res))
+        alternatives = area_alternatives(panel, plan, code, pool, outcome, pilot.start_date.year)
+        results.append(OutcomeResult(planned, outcome, res, alternatives))
     its_results = area_its(
         panel,
         plan,
@@ -302,6 +361,36 @@ def evaluate_area(
         pool=pool,
         its=its_results,
     )
+
+
+def area_alternatives(
+    panel: Panel, plan: Plan, code: str, pool: list[str], outcome: Outcome, start_year: int
+) -> dict[str, EstimationResult]:
+    """Other estimators of the same per-area effect (one treated area: placebo inference for
+    each).  An estimator that cannot run on this area's data is left out, not faked."""
+    excluded = [p["year"] for p in plan.partially_treated if p["handling"] == "exclude"]
+    years = [y for y in range(plan.pre[0], plan.post[1] + 1) if y not in excluded]
+    units = panel.units[panel.units["year"].isin(years)]
+    out: dict[str, EstimationResult] = {}
+    try:
+        es = event_study_one_treated(
+            units,
+            unit="unit_id",
+            time="year",
+            outcome=outcome.name,
+            treated=code,
+            start=start_year,
+            pool=pool,
+            numerator=outcome.numerator,
+            denominator=outcome.denominator,
+            exclude=excluded,
+            alpha=plan.alpha,
+        )
+        es.unit = outcome.unit
+        out["event_study"] = es
+    except ValueError:
+        pass
+    return out
 
 
 def area_its(

@@ -226,3 +226,63 @@ def its_figure(
         f"{fmt(float(lvl['ci_low']), 3)} to {fmt(float(lvl['ci_high']), 3)})."
     )
     return fig, alt
+
+
+def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str]:
+    """Event-study coefficients (gap relative to the reference year) with placebo intervals."""
+    es = o.alternatives["event_study"]
+    terms = es.terms
+    ref = es.diagnostics["reference_period"]
+    periods = [int(p) for p in terms["period"]] + [int(ref)]
+    est = list(terms["estimate"]) + [0.0]
+    lo = list(terms["ci_low"]) + [0.0]
+    hi = list(terms["ci_high"]) + [0.0]
+    order = np.argsort(periods)
+    periods = [periods[i] for i in order]
+    est, lo, hi = (np.array([v[i] for i in order]) for v in (est, lo, hi))
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    ax.axhline(0, color=GREY, lw=1)
+    start = ev.start_date.year
+    ax.axvline(start, color=GREY, ls="--", lw=1)
+    ax.text(
+        start + 0.1,
+        0.98,
+        f"programme starts\n({ev.start_date:%b %Y}; year left out)",
+        transform=ax.get_xaxis_transform(),
+        va="top",
+        fontsize=8,
+        color=GREY,
+    )
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    ax.vlines(np.array(periods)[finite], lo[finite], hi[finite], color=AREA_COLOUR, lw=2)
+    pre = np.array(periods) < start
+    ax.plot(np.array(periods)[pre], est[pre], "o", color=AREA_COLOUR, label="before (leads)")
+    ax.plot(np.array(periods)[~pre], est[~pre], "D", color=AREA_COLOUR, label="after (lags)")
+    ax.plot([ref], [0], "o", mfc="white", mec=AREA_COLOUR, label=f"reference year ({ref})")
+    ax.set_xticks(periods)
+    ax.set_ylabel(o.outcome.unit)
+    ax.set_title(
+        f"{o.outcome.label}: gap with comparison, relative to {ref}", fontsize=10, loc="left"
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    pt = es.diagnostics["pre_trend_test"]
+    dp = o.outcome.decimals
+    level = round(100 * (1 - es.alpha))
+    post = terms[terms["period"] >= start]
+    post_text = "; ".join(
+        f"{int(r.period)}: {fmt(r.estimate, dp)} ({fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)})"
+        for r in post.itertuples()
+    )
+    verdict = (
+        "the pre-trend test finds the area already diverging before the programme"
+        if pt["p_value"] < es.alpha
+        else "the pre-trend test finds no clear divergence before the programme"
+    )
+    alt = (
+        f"Event-study chart for '{o.outcome.label}' in {ev.name}: the gap between the area and "
+        f"the comparison areas in each year, minus the gap in {ref}, with {level}% placebo "
+        f"intervals. After the start: {post_text} {o.outcome.unit}. Before the start, {verdict} "
+        f"(p = {pt['p_value']:.2f})."
+    )
+    return fig, alt

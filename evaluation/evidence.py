@@ -11,6 +11,11 @@ Checks for one outcome of one area:
    comparison areas' (a noisier, harder to compare area)?
 4. **Agreement between estimators**: does the controlled interrupted time series (a different
    model of the same comparison) give a level change of the same sign?
+5. **Pre-trend test**: does the event study's joint test of the pre-period coefficients (placebo
+   rank of their root mean square) reject at the plan's alpha?
+6. **Synthetic control pre-fit**: could a synthetic control reproduce the area's pre-period path
+   (the rule is in ``evaluation/models/synth.py`` and METHODOLOGY.md)?
+7. **Synthetic estimators agree**: do synthetic control and synthetic DiD give the same sign?
 
 Label: interval includes zero -> "No clear evidence"; otherwise "Strong" (no concern),
 "Moderate" (one concern) or "Weak" (two or more).
@@ -33,8 +38,13 @@ class Evidence:
         return {"label": self.label, "concerns": list(self.concerns), "checks": dict(self.checks)}
 
 
-def evidence_strength(result, its_item: dict | None = None, decimals: int = 1) -> Evidence:
-    """Label for one DiD result (``EstimationResult`` from ``did_one_treated``)."""
+def evidence_strength(
+    result, its_item: dict | None = None, decimals: int = 1, alternatives: dict | None = None
+) -> Evidence:
+    """Label for one DiD result (``EstimationResult`` from ``did_one_treated``);
+    ``alternatives`` maps names (``event_study``, ``synthetic_control``, ``synthetic_did``) to
+    other estimators' results for the same area and outcome."""
+    alternatives = alternatives or {}
     d = result.diagnostics
     checks: dict[str, bool | None] = {}
     concerns = []
@@ -74,6 +84,39 @@ def evidence_strength(result, its_item: dict | None = None, decimals: int = 1) -
             concerns.append("the controlled interrupted time series points the other way")
     else:
         checks["controlled_its_agrees"] = None
+    es = alternatives.get("event_study")
+    pt = es.diagnostics.get("pre_trend_test") if es is not None else None
+    if pt and pt.get("p_value") is not None and np.isfinite(pt["p_value"]):
+        ok = bool(pt["p_value"] >= result.alpha)
+        checks["pre_trend_test_passes"] = ok
+        if not ok:
+            concerns.append(
+                "the pre-trend test suggests the area was already diverging from the "
+                f"comparison areas before the programme (p = {pt['p_value']:.2f})"
+            )
+    else:
+        checks["pre_trend_test_passes"] = None
+    sc = alternatives.get("synthetic_control")
+    fit_ok = sc.diagnostics.get("pre_fit_ok") if sc is not None else None
+    checks["synthetic_control_fit_good"] = None if fit_ok is None else bool(fit_ok)
+    if fit_ok is False:
+        concerns.append(
+            "no combination of comparison areas reproduces this area's path before the "
+            "programme closely (poor synthetic-control fit)"
+        )
+    signs = {
+        k: np.sign(alternatives[k].estimate)
+        for k in ("synthetic_control", "synthetic_did")
+        if k in alternatives and np.isfinite(alternatives[k].estimate)
+    }
+    if signs and result.estimate != 0:
+        disagree = [k for k, sg in signs.items() if sg != np.sign(result.estimate)]
+        checks["synthetic_estimators_agree"] = not disagree
+        if disagree:
+            names = {"synthetic_control": "synthetic control", "synthetic_did": "synthetic DiD"}
+            concerns.append(" and ".join(names[k] for k in disagree) + " point(s) the other way")
+    else:
+        checks["synthetic_estimators_agree"] = None
     if not excludes_zero:
         label = "No clear evidence"
     elif not concerns:

@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 
 from .area import AreaEvaluation
-from .charts import comparison_chart, figure_html, its_chart, placebo_chart
+from .charts import comparison_chart, event_study_chart, figure_html, its_chart, placebo_chart
 from .text import escape, fmt, headline, mid_judgement, span
 
 DISCLAIMER = (
@@ -38,7 +38,7 @@ def summary(ev: AreaEvaluation) -> str:
         items.append(
             f"<li><strong>{role}.</strong> {escape(headline(ev, o))} "
             f"<strong>Strength of evidence: {escape(evid.label)}.</strong>"
-            f"{escape(why)}</li>"
+            f"{escape(why)}{pre_trend_caveat(o)}</li>"
         )
     return (
         '<section class="summary-box"><h2>Summary</h2>'
@@ -47,6 +47,19 @@ def summary(ev: AreaEvaluation) -> str:
         "number means the area's rate went up by more than the comparison areas' rate. The "
         "strength of evidence comes from fixed checks of the design (see About this report).</p>"
         f"<ul>{''.join(items)}</ul></section>"
+    )
+
+
+def pre_trend_caveat(o) -> str:
+    """A visible caveat, placed beside the headline, when the pre-trend test fails."""
+    if not o.pre_trend_fails():
+        return ""
+    p = o.pre_trend["p_value"]
+    return (
+        "<p class='caveat' role='note'><strong>Caution: pre-trend.</strong> Before the "
+        "programme this area was already moving away from the comparison areas more than "
+        f"most areas did (event-study pre-trend test p = {p:.2f}). Part or all of the "
+        "estimate may be that earlier movement continuing, not the programme.</p>"
     )
 
 
@@ -94,12 +107,38 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
     return (
         f"<h2>{escape(o.outcome.label)}</h2>"
         f"<p>{escape(o.outcome.description)}</p>"
-        f"<p><strong>{escape(headline(ev, o))}</strong></p>"
+        f"<p><strong>{escape(headline(ev, o))}</strong></p>{pre_trend_caveat(o)}"
         f"<p>{escape(mid_judgement(o))}</p>"
         f"<h3>{escape(ev.name)} and the comparison areas over time</h3>{chart}"
         f"<details><summary>The same data as a table</summary>{table}</details>"
         f"<h3>How unusual is this change?</h3>{pchart}"
         f"<p>Based on {r.n_comparison_units} comparison areas.</p>{excl}"
+        f"{event_study_block(ev, o)}"
+    )
+
+
+def event_study_block(ev: AreaEvaluation, o) -> str:
+    """Event study chart with its data as a table (the chart's alternative)."""
+    es = o.alternatives.get("event_study")
+    if es is None:
+        return ""
+    fig, alt = event_study_chart(ev, o)
+    dp = o.outcome.decimals
+    rows = "".join(
+        f"<tr><th scope='row'>{int(r.period)}</th><td>{fmt(r.estimate, dp)}</td>"
+        f"<td>{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}</td><td>{r.p_value:.2f}</td></tr>"
+        for r in es.terms.itertuples()
+    )
+    level = round(100 * (1 - es.alpha))
+    ref = es.diagnostics["reference_period"]
+    return (
+        f"<h3>Year by year: did the gap move before the programme?</h3>"
+        f"{figure_html(fig, alt, caption=alt)}"
+        "<details><summary>The same data as a table</summary>"
+        f"<table><caption>Gap with the comparison areas relative to {ref} ({level}% placebo "
+        f"intervals; {escape(o.outcome.unit)})</caption><thead><tr><th scope='col'>Year</th>"
+        "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>p-value</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></details>"
     )
 
 
@@ -325,6 +364,18 @@ def robustness(ev: AreaEvaluation) -> str:
                 r.p_value,
             )
         ]
+        from .area import ALTERNATIVE_LABELS
+
+        for key, alt in o.alternatives.items():
+            lines.append(
+                (
+                    ALTERNATIVE_LABELS.get(key, alt.method),
+                    alt.estimate,
+                    alt.ci_low,
+                    alt.ci_high,
+                    alt.p_value,
+                )
+            )
         for item in ev.its:
             if item["outcome"] != o.outcome.name:
                 continue
