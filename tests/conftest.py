@@ -1,3 +1,8 @@
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy: see evaluation/__init__.py
+
 from pathlib import Path
 
 import pytest
