@@ -101,6 +101,9 @@ class OutcomeResult:
 
 ALTERNATIVE_DIAGNOSTICS = {
     "pre_trend_test",
+    "pre_fit_problems",
+    "n_perfect_prefit_placebos",
+    "effective_n0",
     "reference_period",
     "pre_rmspe",
     "post_pre_rmspe_ratio",
@@ -390,7 +393,87 @@ def area_alternatives(
         out["event_study"] = es
     except ValueError:
         pass
+    from .models.synth import synthetic_control, synthetic_did
+
+    kw = dict(
+        unit="unit_id",
+        time="year",
+        outcome=outcome.name,
+        treated=code,
+        pre=plan.pre_years,
+        post=plan.post_years,
+        donors=pool,
+        alpha=plan.alpha,
+        outcome_label=outcome.name,
+        unit_label=outcome.unit,
+    )
+    planned = next(p for p in plan.outcomes if p.name == outcome.name)
+    post_vals = units.loc[
+        (units["unit_id"] == code) & units["year"].isin(plan.post_years), outcome.name
+    ].astype(float)
+    for key, fit in [
+        ("synthetic_control", lambda: synthetic_control(units, **kw)),
+        (
+            "synthetic_did",
+            lambda: synthetic_did(
+                units, inference="rank", placebo_cache=_SDID_PLACEBOS, seed=plan.seed, **kw
+            ),
+        ),
+    ]:
+        try:
+            res = fit()
+        except ValueError:
+            continue
+        res.diagnostics.update(pre_fit_check(res, planned.minimum_important_difference))
+        bound_interval(res, post_vals, (0.0, 100.0))
+        out[key] = res
     return out
+
+
+def bound_interval(res: EstimationResult, post_vals: pd.Series, bounds: tuple) -> None:
+    """Intersect a rate's interval with the effects that are logically possible (those that
+    keep every post-period counterfactual inside ``bounds``), as ``did_one_treated`` does: a
+    confidence set restricted to the parameter space keeps its coverage.  With few pre-periods
+    and many donors, synthetic-control placebos can fit perfectly and give huge intervals."""
+    if post_vals.empty or post_vals.isna().any():
+        return
+    lo = max(res.ci_low, float(post_vals.max()) - bounds[1])
+    hi = min(res.ci_high, float(post_vals.min()) - bounds[0])
+    if (lo, hi) != (res.ci_low, res.ci_high):
+        res.diagnostics["interval_before_bounds"] = [res.ci_low, res.ci_high]
+        res.ci_low, res.ci_high = lo, hi
+        res.conventions["bounds"] = (
+            f"interval intersected with the effects that keep the post-period counterfactual "
+            f"within {bounds}"
+        )
+
+
+# Placebo fits of synthetic DiD do not involve the pilot, so every pilot evaluated in this
+# process against the same donors shares them (see models/synth.py, placebo_cache).
+_SDID_PLACEBOS: dict = {}
+
+
+def pre_fit_check(res: EstimationResult, mid: float) -> dict:
+    """Is the synthetic comparison's pre-period fit good enough to use as evidence?  Poor if
+    the pre-period RMSPE exceeds half the area's own pre-period SD, twice the median placebo
+    pre-RMSPE, or the plan's minimum important difference (METHODOLOGY.md section 6)."""
+    d = res.diagnostics
+    pre = d.get("pre_rmspe")
+    reasons = []
+    ratio = d.get("pre_rmspe_over_pre_sd")
+    if ratio is not None and ratio > 0.5:
+        reasons.append("pre-period error above half the area's own pre-period variation")
+    med = d.get("placebo_median_pre_rmspe")
+    if pre is not None and med is not None and pre > 2 * med:
+        reasons.append("pre-period error above twice the comparison areas' median")
+    if pre is not None and pre >= mid:
+        reasons.append("pre-period error as large as the minimum important difference")
+    return {
+        "pre_fit_ok": None if pre is None else not reasons,
+        "pre_fit_problems": reasons,
+        "pre_fit_rule": "poor if pre-RMSPE > 0.5 x area's pre-period SD, > 2 x median placebo "
+        "pre-RMSPE, or >= the minimum important difference",
+    }
 
 
 def area_its(
