@@ -286,3 +286,45 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
         f"(p = {pt['p_value']:.2f})."
     )
     return fig, alt
+
+
+def synthetic_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str]:
+    """The area against its synthetic control (a weighted mix of comparison areas)."""
+    sc = o.alternatives["synthetic_control"]
+    paths = sc.extra["paths"]
+    names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+    w = sc.extra["weights"]
+    w = w[w["weight"] > 0.005].sort_values("weight", ascending=False)
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    ax.plot(paths["time"], paths["treated"], marker="o", color=AREA_COLOUR, lw=2, label=ev.name)
+    ax.plot(
+        paths["time"],
+        paths["synthetic"],
+        marker="s",
+        ls="--",
+        color=COMPARISON_COLOUR,
+        lw=2,
+        label="Synthetic comparison (weighted mix of areas)",
+    )
+    ax.axvline(ev.start_date.year, color=GREY, ls="--", lw=1)
+    ax.set_xticks(list(paths["time"]))
+    ax.set_ylabel("%")
+    ax.set_title(f"{o.outcome.label}: synthetic control", fontsize=10, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    dp = o.outcome.decimals
+    top = ", ".join(f"{names.get(r.unit, r.unit)} {r.weight:.0%}" for r in w.head(5).itertuples())
+    fit = sc.diagnostics.get("pre_rmspe", float("nan"))
+    fit_text = (
+        "The pre-programme fit is good by the report's rule."
+        if sc.diagnostics.get("pre_fit_ok")
+        else "The pre-programme fit is poor by the report's rule, so this estimate is not "
+        "used as evidence."
+    )
+    alt = (
+        f"Line chart of '{o.outcome.label}' for {ev.name} and a synthetic comparison built "
+        f"from {len(w)} comparison areas (largest weights: {top}). Before the programme the two "
+        f"lines differ by {fmt(fit, dp)} points on average (root mean square). After it, the "
+        f"gap averages {fmt(sc.estimate, dp)} {o.outcome.unit}. {fit_text}"
+    )
+    return fig, alt

@@ -186,6 +186,48 @@ def cmd_its(args) -> int:
     return 0
 
 
+def cmd_did(args) -> int:
+    import json
+
+    import pandas as pd
+
+    from .did import DidUsageError, estimate, payload
+
+    try:
+        data = pd.read_csv(args.data)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.data}: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        res = estimate(
+            data,
+            unit=args.unit,
+            time=args.time,
+            outcome=args.outcome,
+            first_treated=args.first_treated,
+            method=args.method,
+            inference=args.inference,
+            weights=args.weights,
+            cluster=args.cluster,
+            control=args.control,
+            seed=args.seed,
+            alpha=args.alpha,
+            n_boot=args.n_boot,
+            n_perm=args.n_perm,
+        )
+    except DidUsageError as exc:
+        print(f"error: {args.data}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"error: {args.data}: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    if args.json:
+        print(json.dumps(payload(res), indent=2, default=_json_default, allow_nan=False))
+    else:
+        print(res.summary())
+    return 0
+
+
 def cmd_validate(args) -> int:
     """Validate files against their contracts; exit 0 (no errors), 1 (errors), 2 (unreadable)."""
     import json
@@ -308,6 +350,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (ar1-reml)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_its)
+    p = sub.add_parser("did", help="difference-in-differences on your own tidy panel CSV")
+    p.add_argument("--data", required=True)
+    p.add_argument("--unit", required=True)
+    p.add_argument("--time", required=True)
+    p.add_argument("--outcome", required=True)
+    p.add_argument(
+        "--first-treated", required=True, help="first treated period; 0 or empty = never treated"
+    )
+    p.add_argument("--weights", help="weights column (e.g. the rate's denominator)")
+    p.add_argument("--cluster", help="cluster column (default: the unit)")
+    p.add_argument(
+        "--method", default="twfe", choices=["twfe", "event", "cs", "imputation", "sc", "sdid"]
+    )
+    p.add_argument("--control", default="never", choices=["never", "notyet"], help="cs only")
+    p.add_argument(
+        "--inference",
+        choices=["cluster", "wild", "placebo", "ri"],
+        help="default: placebo for one treated unit or sc/sdid, cluster otherwise",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--n-boot", type=int, default=9999, help="wild bootstrap draws")
+    p.add_argument("--n-perm", type=int, default=9999, help="randomisation draws")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_did)
     return parser
 
 

@@ -8,7 +8,7 @@ partnership and programme estimates are computed here from the same panel and pl
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,7 +17,8 @@ import pandas as pd
 
 from .area import comparison_pool
 from .charts import AREA_COLOUR, GREY, figure_html
-from .models.programme import partnership_did, programme_did
+from .models.programme import partnership_did, programme_did, programme_robustness
+from .models.results import json_safe
 from .outcomes import CATALOGUE
 from .panel import Panel
 from .plan import Plan
@@ -31,6 +32,61 @@ class Overview:
     programme: dict  # outcome -> EstimationResult
     partnerships: pd.DataFrame  # partnership x outcome estimates
     missing: list[str]
+    robustness: dict = field(default_factory=dict)  # outcome -> {key: EstimationResult}
+
+    def to_dict(self) -> dict:
+        """``reports/overview/results.json``: every programme-level estimate names its
+        estimator and its inference method."""
+
+        def item(key, r):
+            return {
+                "key": key,
+                "method": r.method,
+                "inference": r.inference,
+                "estimate": r.estimate,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "confidence_level": 1 - r.alpha,
+                "p_value": r.p_value,
+                "se": r.se,
+                "n_treated": r.n_treated,
+                "n_comparison_units": r.n_comparison_units,
+                "conventions": dict(r.conventions),
+            }
+
+        return json_safe(
+            {
+                "plan": self.plan.name,
+                "seed": self.plan.seed,
+                "programme": {
+                    name: {
+                        "headline": item("randomisation_inference", r),
+                        "robustness": [
+                            item(k, v) for k, v in self.robustness.get(name, {}).items()
+                        ],
+                    }
+                    for name, r in self.programme.items()
+                },
+                "partnerships": self.partnerships.to_dict(orient="records"),
+                "areas_missing": list(self.missing),
+            }
+        )
+
+    def to_json(self, path) -> str:
+        """Write results.json and, beside it, ``permutation_distribution.csv`` (the placebo
+        programmes' estimates behind each programme-level p-value and interval)."""
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        Path(path).write_text(text + "\n", encoding="utf-8")
+        frames = [
+            r.distribution.assign(outcome=name, draw=range(1, len(r.distribution) + 1))
+            for name, r in self.programme.items()
+            if r.distribution is not None
+        ]
+        if frames:
+            pd.concat(frames)[["outcome", "draw", "estimate"]].to_csv(
+                Path(path).with_name("permutation_distribution.csv"), index=False
+            )
+        return text
 
 
 def collect_results(
@@ -68,7 +124,7 @@ def build_overview(
     treated: dict[str, list[str]] = {}
     for p in plan.pilots:
         treated.setdefault(p.partnership, []).append(p.la_code)
-    programme, parts = {}, []
+    programme, parts, robustness = {}, [], {}
     for planned in plan.outcomes:
         o = CATALOGUE[planned.name]
         kw = dict(
@@ -88,6 +144,9 @@ def build_overview(
             alpha=plan.alpha,
             **kw,
         )
+        robustness[o.name] = programme_robustness(
+            panel.units, treated=treated, pool=pool, seed=plan.seed, alpha=plan.alpha, **kw
+        )
         for part, members in treated.items():
             r = partnership_did(panel.units, members, pool, alpha=plan.alpha, **kw)
             parts.append(
@@ -101,7 +160,7 @@ def build_overview(
                     "p_value": r.p_value,
                 }
             )
-    return Overview(plan, areas, programme, pd.DataFrame(parts), missing)
+    return Overview(plan, areas, programme, pd.DataFrame(parts), missing, robustness)
 
 
 def forest_chart(overview: Overview, outcome: str) -> tuple[plt.Figure, str]:
@@ -127,6 +186,41 @@ def forest_chart(overview: Overview, outcome: str) -> tuple[plt.Figure, str]:
         f"{len(d)} intervals exclude zero."
     )
     return fig, alt
+
+
+def programme_robustness_table(ov: Overview) -> str:
+    """The programme effect by several estimators, each with its inference method."""
+    level = round(100 * (1 - ov.plan.alpha))
+    labels = {
+        "twfe_wild": "Two-way fixed effects, weighted (wild cluster bootstrap by partnership)",
+        "conley_taber": "Partnerships combined, Conley-Taber interval",
+        "binomial_fe": "Grouped-binomial logit with area and year effects (cluster-robust)",
+    }
+    rows = []
+    for name, r in ov.programme.items():
+        o = CATALOGUE[name]
+        dp = o.decimals
+        lines = [("Combined pilots vs comparison (randomisation inference)", r)]
+        lines += [(labels.get(k, v.method), v) for k, v in ov.robustness.get(name, {}).items()]
+        for i, (label, x) in enumerate(lines):
+            first = (
+                f"<th scope='row' rowspan='{len(lines)}'>{escape(o.label)}</th>" if i == 0 else ""
+            )
+            rows.append(
+                f"<tr>{first}<td>{escape(label)}</td><td>{fmt(x.estimate, dp)}</td>"
+                f"<td>{fmt(x.ci_low, dp)} to {fmt(x.ci_high, dp)}</td><td>{x.p_value:.2f}</td></tr>"
+            )
+    return (
+        "<h2>The programme effect by other methods</h2>"
+        "<p>The first line of each block is the headline above. The others ask the same "
+        "question with different assumptions. With only 9 partnerships, the cluster-based "
+        "methods (the bootstrap and the logit) can be unreliable; the Conley-Taber interval "
+        "uses the many comparison areas to learn how noisy a partnership's change is.</p>"
+        f"<table><caption>Programme effect by method ({level}% intervals; percentage points)"
+        "</caption><thead><tr><th scope='col'>Outcome</th><th scope='col'>Method</th>"
+        "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>p-value</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def overview_html(ov: Overview) -> str:
@@ -159,6 +253,7 @@ def overview_html(ov: Overview) -> str:
         "region's partnership is drawn at random (the level at which pilots were "
         "chosen). No standard errors are shown.</p>"
     )
+    parts.append(programme_robustness_table(ov))
     for planned in plan.outcomes:
         fig, alt = forest_chart(ov, planned.name)
         parts.append(f"<h2>{escape(CATALOGUE[planned.name].label)}: every pilot area</h2>")

@@ -342,6 +342,7 @@ def render_overview(
             "reports_dir": str(out_root),
             "seed": seed if seed is not None else plan_obj.seed,
             "panel_cache": str(panel_cache) if panel_cache else None,
+            "output_dir": tmp,
         }
         _execute(OVERVIEW_NOTEBOOK, executed, params, "the programme overview")
         html = export_html(executed, f"{plan_obj.title}: programme overview")
@@ -351,4 +352,8 @@ def render_overview(
         target = out_root / "overview"
         target.mkdir(parents=True, exist_ok=True)
         _atomic_write(target / "index.html", html)
+        for name in ("results.json", "permutation_distribution.csv"):
+            produced = Path(tmp) / name
+            if produced.exists():
+                _atomic_write(target / name, produced.read_text(encoding="utf-8"))
     return target / "index.html"

@@ -11,7 +11,14 @@ import datetime as dt
 import pandas as pd
 
 from .area import AreaEvaluation
-from .charts import comparison_chart, event_study_chart, figure_html, its_chart, placebo_chart
+from .charts import (
+    comparison_chart,
+    event_study_chart,
+    figure_html,
+    its_chart,
+    placebo_chart,
+    synthetic_chart,
+)
 from .text import escape, fmt, headline, mid_judgement, span
 
 DISCLAIMER = (
@@ -113,7 +120,54 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
         f"<details><summary>The same data as a table</summary>{table}</details>"
         f"<h3>How unusual is this change?</h3>{pchart}"
         f"<p>Based on {r.n_comparison_units} comparison areas.</p>{excl}"
-        f"{event_study_block(ev, o)}"
+        f"{event_study_block(ev, o)}{synthetic_block(ev, o)}"
+    )
+
+
+def synthetic_block(ev: AreaEvaluation, o) -> str:
+    """Synthetic control chart, its weights as a table, and the caveat on few pre-years."""
+    sc = o.alternatives.get("synthetic_control")
+    if sc is None:
+        return ""
+    fig, alt = synthetic_chart(ev, o)
+    names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+    w = sc.extra["weights"]
+    w = w[w["weight"] > 0.005].sort_values("weight", ascending=False)
+    rows = "".join(
+        f"<tr><th scope='row'>{escape(str(names.get(r.unit, r.unit)))}</th>"
+        f"<td>{r.weight:.1%}</td></tr>"
+        for r in w.itertuples()
+    )
+    dp = o.outcome.decimals
+    sd = o.alternatives.get("synthetic_did")
+    sd_text = (
+        f" Synthetic difference-in-differences, which adds a constant gap and weights the "
+        f"years, gives {fmt(sd.estimate, dp)} ({fmt(sd.ci_low, dp)} to {fmt(sd.ci_high, dp)})."
+        if sd is not None
+        else ""
+    )
+    problems = sc.diagnostics.get("pre_fit_problems") or []
+    perfect = sc.diagnostics.get("n_perfect_prefit_placebos") or 0
+    caveat = ""
+    if problems:
+        caveat += f"<p class='caveat'>Poor pre-programme fit: {escape('; '.join(problems))}.</p>"
+    if perfect:
+        caveat += (
+            f"<p class='caveat'>With only {len(sc.pre_periods)} years before the programme and "
+            f"{sc.n_comparison_units} comparison areas, {perfect} of the placebo synthetic "
+            "controls match their own pre-programme years exactly, so the placebo test has "
+            "little power and the interval is wide.</p>"
+        )
+    return (
+        "<h3>Synthetic control: a tailor-made comparison</h3>"
+        f"{figure_html(fig, alt, caption=alt)}"
+        f"<p>Estimate {fmt(sc.estimate, dp)} {escape(o.outcome.unit)} "
+        f"({round(100 * (1 - sc.alpha))}% placebo interval {fmt(sc.ci_low, dp)} to "
+        f"{fmt(sc.ci_high, dp)}).{escape(sd_text)}</p>{caveat}"
+        "<details><summary>The comparison areas in the synthetic control and their weights"
+        "</summary><table><caption>Weights of the synthetic control</caption><thead><tr>"
+        "<th scope='col'>Comparison area</th><th scope='col'>Weight</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></details>"
     )
 
 

@@ -106,3 +106,46 @@ def test_index_page_passes_the_browser_and_axe_checks(two_area_plan, tmp_path):
     result = _browser_check(out / "index.html")
     assert result["consoleErrors"] == [] and result["requests"] == []
     assert [v for v in result["violations"] if v["impact"] in {"serious", "critical"}] == []
+
+
+def test_placebo_programmes_draw_distinct_units_within_regions_and_match_a_direct_fit():
+    from evaluation.models.programme import (
+        _did_combined,
+        placebo_programme_did,
+        placebo_programmes,
+    )
+
+    units, regions = _toy(seed=4)
+    pool = [u for u in regions if not u.endswith(("U0", "U1"))]
+    by_region: dict[str, list[str]] = {}
+    for u in pool:
+        by_region.setdefault(regions[u], []).append(u)
+    pool_ok = [u for r in by_region.values() for u in r]
+    need = {"region0": 2, "region1": 2, "region2": 3}
+    idx = placebo_programmes(by_region, need, pool_ok, 50, seed=9)
+    assert idx.shape == (50, 7)
+    for row in idx:
+        picked = [pool_ok[i] for i in row]
+        assert len(set(picked)) == 7  # no unit twice in one placebo programme
+        assert (
+            sorted(regions[u] for u in picked)
+            == ["region0"] * 2 + ["region1"] * 2 + ["region2"] * 3
+        )
+    pre, post = list(range(2016, 2023)), [2023, 2024]
+    wide = units.set_index(["unit_id", "year"])
+    num = wide["num"].unstack().loc[pool_ok, pre + post].to_numpy()
+    den = wide["den"].unstack().loc[pool_ok, pre + post].to_numpy()
+    fast = placebo_programme_did(num, den, idx, len(pre))
+    for b in range(5):  # independent: the estimator refitted from scratch on that programme
+        members = [pool_ok[i] for i in idx[b]]
+        direct, _ = _did_combined(
+            units,
+            members,
+            [u for u in pool_ok if u not in members],
+            outcome="rate",
+            numerator="num",
+            denominator="den",
+            pre=pre,
+            post=post,
+        )
+        assert fast[b] == pytest.approx(direct, abs=1e-9)

@@ -14,6 +14,8 @@
 """
 
 from .glm import binomial_fe
+from .honest import honest_did
+from .inference import conley_taber, randomisation_inference, wild_cluster_bootstrap
 from .placebo import did_one_treated, placebo_ci
 from .results import EstimationResult
 from .staggered import callaway_santanna, imputation_did, sun_abraham
@@ -24,6 +26,10 @@ __all__ = [
     "EstimationResult",
     "binomial_fe",
     "callaway_santanna",
+    "conley_taber",
+    "honest_did",
+    "randomisation_inference",
+    "wild_cluster_bootstrap",
     "did_one_treated",
     "event_study",
     "event_study_one_treated",

@@ -70,6 +70,39 @@ def _did_combined(units, members, pool, *, outcome, numerator, denominator, pre,
     return float(gap[post].mean() - gap[pre].mean()), len(comp_units)
 
 
+def placebo_programmes(
+    by_region: dict[str, list[str]],
+    need: dict[str, int],
+    pool_ok: list[str],
+    permutations: int,
+    seed: int,
+) -> np.ndarray:
+    """(permutations x n_pilots) row indices into ``pool_ok``: each row is one placebo programme
+    drawing, in every region, as many distinct non-pilot units as the region has pilots
+    (uniformly without replacement: the k smallest of iid uniform keys)."""
+    rng = np.random.default_rng(seed)
+    pos = {u: i for i, u in enumerate(pool_ok)}
+    blocks = []
+    for region in sorted(need):
+        members = np.array([pos[u] for u in by_region[region]])
+        keys = rng.random((permutations, len(members)))
+        k = need[region]
+        pick = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < len(members) else None
+        blocks.append(members[pick] if pick is not None else np.tile(members, (permutations, 1)))
+    return np.hstack(blocks)
+
+
+def placebo_programme_did(
+    num: np.ndarray, den: np.ndarray, idx: np.ndarray, n_pre: int
+) -> np.ndarray:
+    """DiD of every placebo programme at once (pooled rates; the pool minus the placebo units is
+    the comparison).  ``num``/``den``: units x periods; ``idx``: programmes x members."""
+    s_num, s_den = num.sum(axis=0), den.sum(axis=0)
+    f_num, f_den = num[idx].sum(axis=1), den[idx].sum(axis=1)
+    gap = f_num / f_den * 100 - (s_num - f_num) / (s_den - f_den) * 100
+    return gap[:, n_pre:].mean(axis=1) - gap[:, :n_pre].mean(axis=1)
+
+
 def programme_did(
     units: pd.DataFrame,
     *,
@@ -108,37 +141,23 @@ def programme_did(
     for u in pool:
         if good.get(u, False) and u in region_of:
             by_region.setdefault(region_of[u], []).append(u)
-    draws_spec = []
+    need: dict[str, int] = {}
     for part, ms in treated.items():
         regions = {region_of.get(m) for m in ms}
         if len(regions) != 1 or None in regions:
             raise ValueError(f"partnership {part} must lie in one known region")
         region = regions.pop()
-        if len(by_region.get(region, [])) < len(ms):
-            raise ValueError(f"region {region} has too few comparison units for {part}")
-        draws_spec.append((region, len(ms)))
-    rng = np.random.default_rng(seed)
-    # matrices of counts over the usable pool (units x years) for fast placebo programmes
+        need[region] = need.get(region, 0) + len(ms)
+    for region, k in need.items():
+        if len(by_region.get(region, [])) < k:
+            raise ValueError(f"region {region} has too few comparison units for its pilots")
     pool_ok = [u for r in by_region.values() for u in r]
     wide_num = usable.pivot(index="unit_id", columns="year", values=numerator).astype(float)
     wide_den = usable.pivot(index="unit_id", columns="year", values=denominator).astype(float)
     num = wide_num.loc[pool_ok, years].to_numpy()
     den = wide_den.loc[pool_ok, years].to_numpy()
-    pos = {u: i for i, u in enumerate(pool_ok)}
-    s_num, s_den = num.sum(axis=0), den.sum(axis=0)
-    n_pre = len(pre)
-    placebo = []
-    for _ in range(permutations):
-        idx = np.concatenate(
-            [
-                [pos[u] for u in rng.choice(by_region[region], size=k, replace=False)]
-                for region, k in draws_spec
-            ]
-        )
-        f_num, f_den = num[idx].sum(axis=0), den[idx].sum(axis=0)
-        gap = f_num / f_den * 100 - (s_num - f_num) / (s_den - f_den) * 100
-        placebo.append(float(gap[n_pre:].mean() - gap[:n_pre].mean()))
-    placebo = np.array(placebo)
+    idx = placebo_programmes(by_region, need, pool_ok, permutations, seed)
+    placebo = placebo_programme_did(num, den, idx, len(pre))
     abs_p = np.abs(placebo)
     p = (1 + int((abs_p >= abs(tau) * (1 - 1e-12)).sum())) / (1 + len(placebo))
     m = math.floor(alpha * (1 + len(placebo)) + 1e-12)
@@ -164,8 +183,8 @@ def programme_did(
         conventions={
             "estimand": "change in the pilots' combined (pooled) rate minus the change in the "
             "comparison pool's pooled rate",
-            "assignment": "placebo programmes redraw each partnership as the same number of "
-            "non-pilot units from its region (the level at which pilots were "
+            "assignment": "placebo programmes redraw, in every region, as many distinct "
+            "non-pilot units as the region has pilots (the level at which pilots were "
             "chosen)",
             "p_value": "two-sided rank of |DiD| among placebo |DiD|s: (1 + #) / (1 + R)",
             "interval": "test inversion under a constant additive effect",
@@ -173,6 +192,7 @@ def programme_did(
             "seed": str(seed),
         },
         distribution=pd.DataFrame({"estimate": placebo}),
+        extra={"placebo_index": idx, "placebo_pool": pool_ok},
     )
 
 
@@ -197,3 +217,161 @@ def partnership_did(
         outcome_label=label or outcome,
         bounds=(0.0, 100.0),
     )
+
+
+def programme_panel(
+    units: pd.DataFrame,
+    treated: dict[str, list[str]],
+    pool: list[str],
+    *,
+    outcome: str,
+    numerator: str,
+    denominator: str,
+    years: list,
+) -> pd.DataFrame:
+    """LA-level rows of the pilots and the pool over ``years``, with ``treated`` (0/1), the
+    assignment cluster (the partnership for a pilot, the LA itself otherwise) and the weight."""
+    part_of = {u: p for p, ms in treated.items() for u in ms}
+    keep = units["unit_id"].isin(list(part_of) + list(pool)) & units["year"].isin(years)
+    d = units.loc[keep, ["unit_id", "year", outcome, numerator, denominator]].copy()
+    d = d[d[outcome].notna() & (pd.to_numeric(d[denominator], errors="coerce") > 0)]
+    d["cluster"] = d["unit_id"].map(lambda u: part_of.get(u, u))
+    d["pilot"] = d["unit_id"].isin(list(part_of)).astype(int)
+    return d.reset_index(drop=True)
+
+
+def programme_robustness(
+    units: pd.DataFrame,
+    *,
+    treated: dict[str, list[str]],
+    pool: list[str],
+    outcome: str,
+    numerator: str,
+    denominator: str,
+    pre: list,
+    post: list,
+    seed: int = 0,
+    alpha: float = 0.05,
+    n_boot: int = 9999,
+) -> dict[str, EstimationResult]:
+    """The programme effect by other estimators, each with inference suited to 9 treated
+    partnerships among many comparison LAs:
+
+    * ``twfe_wild``: LA-level TWFE weighted by the denominator, restricted wild cluster
+      bootstrap (Webb weights) clustered by partnership (each comparison LA its own cluster);
+    * ``conley_taber``: partnerships combined into 9 treated units against the comparison LAs,
+      weighted by mean denominators, Conley-Taber interval with the Ferman-Pinto adjustment for
+      their different sizes;
+    * ``binomial_fe``: grouped-binomial logit with LA and year effects (percentage points),
+      cluster-robust by partnership.
+    """
+    from .glm import binomial_fe
+    from .inference import conley_taber, wild_cluster_bootstrap
+    from .twfe import twfe
+
+    years = list(pre) + list(post)
+    d = programme_panel(
+        units,
+        treated,
+        pool,
+        outcome=outcome,
+        numerator=numerator,
+        denominator=denominator,
+        years=years,
+    )
+    d["first_treated"] = np.where(d["pilot"] == 1, min(post), 0)
+    few = (
+        f"only {len(treated)} treated clusters: cluster-robust and wild-bootstrap inference "
+        "can be unreliable with so few treated clusters (MacKinnon and Webb 2017)"
+    )
+    out: dict[str, EstimationResult] = {}
+    res = twfe(
+        d,
+        unit="unit_id",
+        time="year",
+        outcome=outcome,
+        first_treated="first_treated",
+        weights=denominator,
+        cluster="cluster",
+    )
+    fit = res.extra["fit"]
+    boot = wild_cluster_bootstrap(
+        fit.y,
+        fit.X,
+        res.extra["data"]["cluster"].to_numpy(),
+        param=0,
+        weights=fit.weights,
+        n_boot=n_boot,
+        weights_dist="webb",
+        restricted=True,
+        alpha=alpha,
+        seed=seed,
+    )
+    res.method = "Two-way fixed-effects DiD (LA level, weighted by denominators)"
+    res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value
+    res.inference = f"wild cluster bootstrap by partnership (restricted, Webb, {boot.n_boot} draws)"
+    res.unit = "percentage points"
+    res.conventions.update(
+        {
+            "inference": f"restricted wild cluster bootstrap-t, Webb weights, {boot.n_boot} "
+            f"draws (seed {seed}), clusters = partnerships (pilots) and single LAs "
+            "(comparison); interval by test inversion with the same draws",
+            "critical_value": "bootstrap distribution of the t statistic",
+            "caveat": few,
+            "periods": f"pre {pre}, post {post}; other years left out",
+        }
+    )
+    res.diagnostics["wild_bootstrap"] = boot.as_dict()
+    res.distribution = pd.DataFrame({"t_star": boot.t_draws})
+    res.extra.pop("data", None)
+    out["twfe_wild"] = res
+
+    combined = [
+        combine_units(
+            units,
+            ms,
+            f"__{p}__",
+            numerator=numerator,
+            denominator=denominator,
+            outcome=outcome,
+        )
+        for p, ms in treated.items()
+    ]
+    ct_data = pd.concat(
+        [d.loc[d["pilot"] == 0, ["unit_id", "year", outcome, denominator]]]
+        + [
+            c.loc[c["year"].isin(years), ["unit_id", "year", outcome, denominator]]
+            for c in combined
+        ],
+        ignore_index=True,
+    )
+    ct = conley_taber(
+        ct_data,
+        unit="unit_id",
+        time="year",
+        outcome=outcome,
+        treated_units=[f"__{p}__" for p in treated],
+        pre=pre,
+        post=post,
+        alpha=alpha,
+        seed=seed,
+        weights=denominator,
+        group_size=denominator,
+    )
+    ct.method = "DiD, partnerships combined, Conley-Taber inference (Ferman-Pinto adjusted)"
+    out["conley_taber"] = ct
+
+    glm = binomial_fe(
+        d,
+        unit="unit_id",
+        time="year",
+        successes=numerator,
+        trials=denominator,
+        first_treated="first_treated",
+        cluster="cluster",
+        alpha=alpha,
+        outcome_label=outcome,
+    )
+    glm.conventions["caveat"] = few
+    out["binomial_fe"] = glm
+    return out

@@ -1,0 +1,319 @@
+"""One entry point for the difference-in-differences family on a tidy panel you bring.
+
+``estimate(data, method=..., inference=..., unit=, time=, outcome=, first_treated=)`` picks the
+estimator and the inference and returns an :class:`EstimationResult`; ``payload(result)`` is
+the JSON object printed by ``python -m evaluation did --json``.  ``first_treated`` holds the
+first treated period of each unit; 0 or empty means never treated.
+
+Methods: ``twfe`` (two-way fixed effects), ``event`` (event study), ``cs`` (Callaway-Sant'Anna),
+``imputation`` (Gardner two-stage / Borusyak-Jaravel-Spiess), ``sc`` (synthetic control),
+``sdid`` (synthetic DiD).  Inference: ``cluster`` (CR1), ``wild`` (wild cluster bootstrap, Webb
+weights, restricted), ``placebo`` (placebo-in-space; the only valid choice with one treated
+unit), ``ri`` (randomisation inference permuting ``first_treated`` across units, or across
+``--cluster`` groups when treatment was assigned by group).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .models.results import EstimationResult, json_safe
+
+METHODS = ("twfe", "event", "cs", "imputation", "sc", "sdid")
+INFERENCE = ("cluster", "wild", "placebo", "ri")
+
+
+class DidUsageError(ValueError):
+    """A combination of options that cannot give valid inference (exit code 2)."""
+
+
+def _first_treated(data: pd.DataFrame, col: str) -> pd.Series:
+    ft = pd.to_numeric(data[col], errors="coerce").fillna(0)
+    if (ft < 0).any():
+        raise DidUsageError(f"{col}: negative first-treated periods")
+    return ft
+
+
+def _single_cohort(data, unit, time, ft):
+    """Treated units, pre and post periods when every treated unit starts together."""
+    starts = sorted(ft[ft > 0].unique())
+    if len(starts) != 1:
+        raise DidUsageError(
+            f"this method needs one common start; the data have {len(starts)} start periods "
+            "(use --method cs or imputation for staggered adoption)"
+        )
+    g = starts[0]
+    times = sorted(pd.to_numeric(data[time]).unique())
+    treated = sorted(data.loc[ft > 0, unit].unique().tolist())
+    return treated, [t for t in times if t < g], [t for t in times if t >= g], g
+
+
+def estimate(data: pd.DataFrame, **kwargs) -> EstimationResult:
+    """Fit ``method`` with ``inference`` on a tidy panel (see :func:`_estimate` for the
+    arguments).  Defaults: placebo inference for one treated unit or for sc/sdid, clustered
+    otherwise.  Raises :class:`DidUsageError` for invalid combinations, e.g. a clustered
+    standard error with a single treated unit."""
+    res = _estimate(data, **kwargs)
+    res.diagnostics.setdefault("n_obs", int(len(data)))
+    return res
+
+
+def _estimate(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    outcome: str,
+    first_treated: str,
+    method: str = "twfe",
+    inference: str | None = None,
+    weights: str | None = None,
+    cluster: str | None = None,
+    control: str = "never",
+    seed: int = 0,
+    alpha: float = 0.05,
+    n_boot: int = 9999,
+    n_perm: int = 9999,
+) -> EstimationResult:
+    if method not in METHODS:
+        raise DidUsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    missing = [c for c in [unit, time, outcome, first_treated, weights, cluster] if c]
+    missing = [c for c in missing if c not in data.columns]
+    if missing:
+        raise DidUsageError(
+            f"column(s) {missing} not in the data (columns: {', '.join(data.columns)})"
+        )
+    data = data.copy()
+    data[time] = pd.to_numeric(data[time])
+    ft = _first_treated(data, first_treated)
+    data[first_treated] = ft
+    n_treated = data.loc[ft > 0, unit].nunique()
+    if n_treated == 0:
+        raise DidUsageError(f"no treated unit: every {first_treated} is 0 or empty")
+    if inference is None:
+        inference = "placebo" if (n_treated == 1 or method in {"sc", "sdid"}) else "cluster"
+    if inference not in INFERENCE:
+        raise DidUsageError(f"unknown inference {inference!r}; choose from {', '.join(INFERENCE)}")
+    if n_treated == 1 and inference in {"cluster", "wild"}:
+        raise DidUsageError(
+            "one treated unit: a clustered standard error (or a cluster bootstrap) is not "
+            "valid; use --inference placebo (or ri)"
+        )
+    cluster_col = cluster or unit
+
+    if method in {"sc", "sdid"}:
+        from .models.synth import synthetic_control, synthetic_did
+
+        if inference != "placebo":
+            raise DidUsageError(f"--method {method} supports --inference placebo only")
+        treated, pre, post, _ = _single_cohort(data, unit, time, ft)
+        tr = treated[0] if len(treated) == 1 else treated
+        kw = dict(
+            unit=unit, time=time, outcome=outcome, treated=tr, pre=pre, post=post, alpha=alpha
+        )
+        if method == "sc":
+            return synthetic_control(data, seed=seed, **kw)
+        return synthetic_did(data, seed=seed, **kw)
+
+    if method == "cs":
+        from .models.staggered import callaway_santanna
+
+        if inference not in {"cluster", "wild"}:
+            raise DidUsageError("--method cs uses influence-function or bootstrap inference")
+        return callaway_santanna(
+            data,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            first_treated=first_treated,
+            control=control,
+            alpha=alpha,
+            seed=seed,
+            cluster=cluster,
+            weights=weights,
+        )
+    if method == "imputation":
+        from .models.staggered import imputation_did
+
+        if inference != "cluster":
+            raise DidUsageError("--method imputation supports --inference cluster only")
+        return imputation_did(
+            data,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            first_treated=first_treated,
+            cluster=cluster_col,
+            weights=weights,
+            alpha=alpha,
+        )
+
+    if inference == "placebo":
+        if n_treated != 1:
+            raise DidUsageError(
+                "--inference placebo is for one treated unit; use ri or wild for several"
+            )
+        treated, pre, post, g = _single_cohort(data, unit, time, ft)
+        if method == "event":
+            from .models.twfe import event_study_one_treated
+
+            return event_study_one_treated(
+                data,
+                unit=unit,
+                time=time,
+                outcome=outcome,
+                treated=treated[0],
+                start=g,
+                weighting="unweighted",
+                alpha=alpha,
+            )
+        from .models.placebo import did_one_treated
+
+        return did_one_treated(
+            data,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            treated=treated[0],
+            pre=pre,
+            post=post,
+            weighting="unweighted",
+            alpha=alpha,
+        )
+
+    from .models.twfe import event_study, twfe
+
+    fit_fn = event_study if method == "event" else twfe
+    res = fit_fn(
+        data,
+        unit=unit,
+        time=time,
+        outcome=outcome,
+        first_treated=first_treated,
+        weights=weights,
+        cluster=cluster_col,
+        alpha=alpha,
+    )
+    if inference == "cluster":
+        return res
+    if method == "event":
+        raise DidUsageError("--method event supports --inference cluster or placebo")
+    fit = res.extra["fit"]
+    if inference == "wild":
+        from .models.inference import wild_cluster_bootstrap
+
+        boot = wild_cluster_bootstrap(
+            fit.y,
+            fit.X,
+            res.extra["data"][cluster_col].to_numpy(),
+            param=0,
+            weights=fit.weights if weights else None,
+            n_boot=n_boot,
+            weights_dist="webb",
+            restricted=True,
+            alpha=alpha,
+            seed=seed,
+        )
+        res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value
+        res.inference = f"wild cluster bootstrap (restricted, Webb weights, {boot.n_boot} draws)"
+        res.conventions["inference"] = (
+            f"wild cluster bootstrap-t (WCR): residuals under the null, Webb six-point weights "
+            f"by {cluster_col}, {boot.n_boot} draws (seed {seed}); symmetric p-value; interval "
+            "by test inversion with the same draws"
+        )
+        res.conventions["critical_value"] = "bootstrap distribution of the t statistic"
+        res.diagnostics["wild_bootstrap"] = json_safe(boot.as_dict())
+        res.distribution = pd.DataFrame({"t_star": boot.t_draws})
+        return res
+    # randomisation inference: permute first_treated across assignment units
+    from .models.inference import randomisation_inference
+
+    d = res.extra["data"]
+    assign_unit = cluster_col
+    units_ft = d.groupby(assign_unit)[first_treated].agg(["min", "max"])
+    if (units_ft["min"] != units_ft["max"]).any():
+        raise DidUsageError(
+            f"--inference ri: units in the same {assign_unit} start at different times"
+        )
+    starts = units_ft["min"]
+    if starts[starts > 0].nunique() != 1:
+        raise DidUsageError("--inference ri needs one common start date")
+    g = float(starts[starts > 0].iloc[0])
+    assignment = (starts > 0).astype(int)
+    codes = pd.Categorical(d[assign_unit], categories=assignment.index).codes
+    post = (d[time].to_numpy(float) >= g).astype(float)
+    y_fit, w = fit.y, fit.weights
+    from .models.twfe import demean
+
+    fe = [pd.factorize(d[unit])[0], pd.factorize(d[time])[0]]
+
+    exposure = assignment.to_numpy()[codes] * post  # observed treated cells
+
+    def _coef(D: np.ndarray, target: np.ndarray) -> np.ndarray:
+        # TWFE coefficient for every assignment at once (treatment columns demeaned together;
+        # linear in the outcome, so the sharp-null interval follows by test inversion)
+        Tm = D[:, codes].T.astype(float) * post[:, None]
+        Td = demean(Tm, fe, w)
+        return (Td * (w * target)[:, None]).sum(axis=0) / (Td * Td * w[:, None]).sum(axis=0)
+
+    ri = randomisation_inference(
+        None,
+        assignment,
+        n_perm=n_perm,
+        seed=seed,
+        stat_fn_many=lambda D: _coef(D, y_fit),
+        effect_fn_many=lambda D: _coef(D, exposure),
+        alpha=alpha,
+    )
+    res.p_value = ri.p_value
+    res.ci_low, res.ci_high = ri.ci_low, ri.ci_high
+    res.se = None
+    how = "all" if ri.exact else "random"
+    res.inference = (
+        f"randomisation inference over {assign_unit} ({ri.n_assignments} {how} assignments)"
+    )
+    res.conventions["inference"] = (
+        f"Fisher randomisation test: the treated {assign_unit}s are re-drawn ({how}, "
+        f"{ri.n_assignments} assignments, seed {seed}); two-sided p = share of |estimate| at "
+        "least as large; interval = constant additive effects not rejected (test inversion)"
+    )
+    res.conventions["standard_error"] = "not reported (randomisation inference)"
+    res.conventions["critical_value"] = "permutation distribution (no t or normal approximation)"
+    res.distribution = ri.distribution
+    return res
+
+
+def payload(res: EstimationResult) -> dict:
+    """JSON object for ``python -m evaluation did --json``."""
+    details: dict = {"diagnostics": res.diagnostics}
+    if res.terms is not None:
+        details["terms"] = res.terms.reset_index().to_dict(orient="records")
+    for key in ("att_gt", "weights", "paths"):
+        val = res.extra.get(key)
+        if isinstance(val, pd.DataFrame):
+            details[key] = val.reset_index(drop=True).to_dict(orient="records")
+    aggs = res.extra.get("aggregations")
+    if isinstance(aggs, dict):
+        details["aggregations"] = {
+            k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
+            for k, v in aggs.items()
+        }
+    return json_safe(
+        {
+            "method": res.method,
+            "outcome": res.outcome,
+            "estimate": res.estimate,
+            "se": res.se,
+            "ci_low": res.ci_low,
+            "ci_high": res.ci_high,
+            "confidence_level": 1 - res.alpha,
+            "p_value": res.p_value,
+            "inference": res.inference,
+            "n_obs": res.diagnostics.get("n_obs"),
+            "n_treated": res.n_treated,
+            "n_comparison_units": res.n_comparison_units,
+            "conventions": res.conventions,
+            "details": details,
+        }
+    )
