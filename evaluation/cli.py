@@ -375,10 +375,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-perm", type=int, default=9999, help="randomisation draws")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_did)
+    p = sub.add_parser(
+        "cases",
+        help="case-level records -> area x period panel (EES layout); --help for options",
+        add_help=False,
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda a: _delegate("cases", a.args))
+    p = sub.add_parser(
+        "synth",
+        help="write realistic SYNTHETIC case-level returns (demo data); --help for options",
+        add_help=False,
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda a: _delegate("synth", a.args))
     return parser
 
 
+def _delegate(command: str, argv: list[str]) -> int:
+    """Sub-commands with their own argument parsers (and exit codes)."""
+    if command == "cases":
+        from .cases import main as run
+    else:
+        from .synthetic_returns import main as run
+    return int(run(argv) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in {"cases", "synth"}:
+        return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -259,9 +259,9 @@ def programme_robustness(
 
     * ``twfe_wild``: LA-level TWFE weighted by the denominator, restricted wild cluster
       bootstrap (Webb weights) clustered by partnership (each comparison LA its own cluster);
-    * ``conley_taber``: partnerships combined into 9 treated units against the comparison LAs,
-      weighted by mean denominators, Conley-Taber interval with the Ferman-Pinto adjustment for
-      their different sizes;
+    * ``conley_taber``: the pilots' post-minus-pre changes against the comparison LAs', weighted
+      by mean denominators; the law of the pilots' average error is simulated from the
+      comparison LAs' residuals, rescaled for size (Ferman-Pinto: Var = A + B / denominator);
     * ``binomial_fe``: grouped-binomial logit with LA and year effects (percentage points),
       cluster-robust by partnership.
     """
@@ -326,31 +326,12 @@ def programme_robustness(
     res.extra.pop("data", None)
     out["twfe_wild"] = res
 
-    combined = [
-        combine_units(
-            units,
-            ms,
-            f"__{p}__",
-            numerator=numerator,
-            denominator=denominator,
-            outcome=outcome,
-        )
-        for p, ms in treated.items()
-    ]
-    ct_data = pd.concat(
-        [d.loc[d["pilot"] == 0, ["unit_id", "year", outcome, denominator]]]
-        + [
-            c.loc[c["year"].isin(years), ["unit_id", "year", outcome, denominator]]
-            for c in combined
-        ],
-        ignore_index=True,
-    )
     ct = conley_taber(
-        ct_data,
+        d,
         unit="unit_id",
         time="year",
         outcome=outcome,
-        treated_units=[f"__{p}__" for p in treated],
+        treated_units=sorted(d.loc[d["pilot"] == 1, "unit_id"].unique()),
         pre=pre,
         post=post,
         alpha=alpha,
@@ -358,7 +339,7 @@ def programme_robustness(
         weights=denominator,
         group_size=denominator,
     )
-    ct.method = "DiD, partnerships combined, Conley-Taber inference (Ferman-Pinto adjusted)"
+    ct.method = "DiD, pilots vs comparison LAs, Conley-Taber inference (Ferman-Pinto adjusted)"
     out["conley_taber"] = ct
 
     glm = binomial_fe(
