@@ -214,6 +214,8 @@ def _estimate(
             restricted=True,
             alpha=alpha,
             seed=seed,
+            small_sample=fit.cr1_factor,
+            fe=fit.fe,
         )
         res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value
         res.inference = f"wild cluster bootstrap (restricted, Webb weights, {boot.n_boot} draws)"

@@ -399,3 +399,47 @@ def test_ct_coverage_small_mc():
 def test_ct_coverage_mc():
     cov = _ct_coverage(1500, 3, 200, seed=1000)
     assert 0.93 <= cov <= 0.97
+
+
+def test_wild_bootstrap_with_fixed_effects_equals_full_model_refits():
+    """With year effects that cut across the clusters, ``fe=`` makes every bootstrap t equal to
+    refitting the full two-way fixed-effects model (CR1, fixest K) on the bootstrap sample."""
+    from evaluation.models.twfe import demean, twfe
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(24):
+        for t in range(6):
+            rows.append((i, t, i // 3, rng.normal() + 0.3 * t + (0.5 if i < 6 and t >= 4 else 0)))
+    d = pd.DataFrame(rows, columns=["u", "t", "cl", "y"])
+    d["ft"] = np.where(d["u"] < 6, 4, 0)
+    d["w"] = rng.uniform(1, 3, len(d))
+    base = twfe(d, unit="u", time="t", outcome="y", first_treated="ft", weights="w", cluster="cl")
+    fit, data = base.extra["fit"], base.extra["data"]
+    boot = wild_cluster_bootstrap(
+        fit.y,
+        fit.X,
+        data["cl"].to_numpy(),
+        weights=fit.weights,
+        n_boot=50,
+        seed=4,
+        ci=False,
+        small_sample=fit.cr1_factor,
+        fe=fit.fe,
+        enumerate=False,
+    )
+    codes, uniq = pd.factorize(data["cl"], sort=True)
+    V, _ = bootstrap_weights(len(uniq), 50, "webb", 4, False)
+    y = data["y"].to_numpy(float)
+    u_r = demean(y, fit.fe, fit.weights)[:, 0]  # restricted (no treatment) residuals
+    for b in range(50):
+        r = twfe(
+            data.assign(_y=y - u_r + u_r * V[codes, b]),
+            unit="u",
+            time="t",
+            outcome="_y",
+            first_treated="ft",
+            weights="w",
+            cluster="cl",
+        )
+        assert boot.t_draws[b] == pytest.approx(r.estimate / r.se, rel=1e-8, abs=1e-10)

@@ -171,6 +171,7 @@ def wild_cluster_bootstrap(
     p_type: str = "symmetric",
     small_sample: float | None = None,
     enumerate: bool = True,
+    fe: list | None = None,
 ) -> WildBootstrapResult:
     """Wild cluster bootstrap-t test of ``b[param] = null`` and its inverted confidence interval.
 
@@ -188,6 +189,12 @@ def wild_cluster_bootstrap(
         cancels from the p-value and the interval (they compare t with t*).  With FWL-demeaned
         data, pass the factor of the full model (e.g. fixest's, with k counting the fixed
         effects not nested in clusters) if ``se_cr1`` must match it.
+    fe : integer code arrays of fixed effects already partialled out of ``y`` and ``X``.  When
+        given, each bootstrap sample is treated exactly as the full model would treat it: the
+        re-estimated residuals have the fixed effects projected out of ``u * v`` too (this
+        matters when the fixed effects are not nested in the clusters, e.g. year effects with
+        clusters of areas); without it the bootstrap works in the partialled-out space only.
+        The coefficient draws are the same either way; the bootstrap standard errors differ.
     enumerate : use every weight combination once when ``m**G <= n_boot`` (Rademacher G <= 13
         at 9,999 draws; Webb G <= 5).  The p-value is then exact given the data.
 
@@ -246,7 +253,16 @@ def wild_cluster_bootstrap(
     def _k_matrix(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = C @ (z * u)  # G
         S = (C @ (X * (w * u)[:, None])).T  # k x G
-        return a, np.diag(a) - MQ @ S
+        K = np.diag(a) - MQ @ S
+        if fe:
+            # full-model residuals: minus the fixed-effect projection of u * v, linear in v
+            from .twfe import demean
+
+            U = np.zeros((n, G))
+            U[np.arange(n), codes] = u
+            PU = U - demean(U, fe, w)
+            K = K - C @ (z[:, None] * PU)
+        return a, K
 
     a0, K0 = _k_matrix(u0)
     a1, K1 = _k_matrix(u1)

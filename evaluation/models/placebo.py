@@ -33,26 +33,6 @@ from .results import EstimationResult
 METHOD = "Difference-in-differences, one treated area, placebo-in-space inference"
 
 
-def _comparison_series(
-    y: pd.DataFrame,
-    num: pd.DataFrame | None,
-    den: pd.DataFrame | None,
-    members: list,
-    weighting: str,
-) -> pd.Series:
-    if weighting == "pooled":
-        return num.loc[members].sum() / den.loc[members].sum() * 100.0
-    return y.loc[members].mean()
-
-
-def _did(gap: pd.Series, pre: list, post: list) -> tuple[float, float, float]:
-    pre_gap = gap[pre]
-    tau = float(gap[post].mean() - pre_gap.mean())
-    resid = pre_gap - pre_gap.mean()
-    sigma = float(math.sqrt((resid**2).sum() / (len(pre) - 1))) if len(pre) > 1 else float("nan")
-    return tau, sigma, float(pre_gap.mean())
-
-
 def placebo_ci(
     tau: float, sigma: float, placebo_abs_z: np.ndarray, alpha: float
 ) -> tuple[float, float]:
@@ -102,7 +82,19 @@ def did_one_treated(
     if len(pre) < 1 or len(post) < 1:
         raise ValueError("need at least one pre-period and one post-period")
     years = list(pre) + list(post)
-    y = data.pivot(index=unit, columns=time, values=outcome).astype(float)
+    # one pivot of the rows we need (the pilot, the candidate pool, the analysis years)
+    cand = set(pool) | {treated} if pool is not None else None
+    rows = data[data[time].isin(years)]
+    if cand is not None:
+        rows = rows[rows[unit].isin(cand)]
+    values = [outcome] + ([numerator, denominator] if weighting == "pooled" else [])
+    numeric = pd.DataFrame(
+        {c: pd.array(rows[c]).to_numpy(dtype=float, na_value=np.nan) for c in values},
+        index=rows.index,
+    )
+    numeric[unit], numeric[time] = rows[unit], rows[time]
+    wide = numeric.pivot(index=unit, columns=time, values=values)
+    y = wide[outcome]
     if treated not in y.index:
         raise ValueError(f"treated unit {treated!r} is not in the data")
     missing_years = [t for t in years if t not in y.columns]
@@ -112,68 +104,79 @@ def did_one_treated(
     num = den = None
     ok = y.notna().all(axis=1)
     if weighting == "pooled":
-        num = data.pivot(index=unit, columns=time, values=numerator).astype(float)[years]
-        den = data.pivot(index=unit, columns=time, values=denominator).astype(float)[years]
+        num, den = wide[numerator][years], wide[denominator][years]
         ok &= num.notna().all(axis=1) & (den > 0).all(axis=1)
     if not ok[treated]:
         raise ValueError(
             f"the treated unit {treated!r} lacks {outcome} in some of the periods {years}"
         )
     candidates = [u for u in (pool if pool is not None else y.index) if u != treated]
+    in_data = set(y.index)
     excluded = {
         u: "missing outcome or zero denominator in a pre/post period"
         for u in candidates
-        if u in y.index and not ok[u]
+        if u in in_data and not ok[u]
     }
-    excluded.update({u: "not in the data" for u in candidates if u not in y.index})
-    pool_ok = [u for u in candidates if u in y.index and ok[u]]
+    excluded.update({u: "not in the data" for u in candidates if u not in in_data})
+    pool_ok = [u for u in candidates if u in in_data and ok[u]]
     if len(pool_ok) < 2:
         raise ValueError("fewer than two usable comparison units")
 
-    comp = _comparison_series(y, num, den, pool_ok, weighting)
-    tau, sigma, pre_gap = _did(y.loc[treated] - comp, pre, post)
-    # Leave-one-out comparison series for every placebo at once: subtract unit j from the sums.
+    # numpy from here: one row per pool unit, columns = pre then post periods
+    n_pre = len(pre)
+    Y = y.loc[pool_ok].to_numpy()
+    yt = y.loc[treated].to_numpy()
     if weighting == "pooled":
-        s_num, s_den = num.loc[pool_ok].sum(), den.loc[pool_ok].sum()
-        loo = (s_num - num.loc[pool_ok]) / (s_den - den.loc[pool_ok]) * 100.0
+        N, D = num.loc[pool_ok].to_numpy(), den.loc[pool_ok].to_numpy()
+        s_num, s_den = N.sum(axis=0), D.sum(axis=0)
+        comp = s_num / s_den * 100.0
+        # leave-one-out comparison series for every placebo at once: subtract unit j
+        loo = (s_num - N) / (s_den - D) * 100.0
     else:
-        s_y = y.loc[pool_ok].sum()
-        loo = (s_y - y.loc[pool_ok]) / (len(pool_ok) - 1)
-    gaps = y.loc[pool_ok] - loo
-    pre_mean = gaps[pre].mean(axis=1)
-    tau_j = gaps[post].mean(axis=1) - pre_mean
-    sigma_j = np.sqrt(gaps[pre].sub(pre_mean, axis=0).pow(2).sum(axis=1) / max(len(pre) - 1, 1))
-    if len(pre) < 2:
-        sigma_j = sigma_j * np.nan
-    rows = pd.DataFrame(
-        {"unit": pool_ok, "estimate": tau_j.to_numpy(), "pre_rmse": sigma_j.to_numpy()}
+        s_y = Y.sum(axis=0)
+        comp = s_y / len(pool_ok)
+        loo = (s_y - Y) / (len(pool_ok) - 1)
+    gap_t = yt - comp
+    pre_gap = float(gap_t[:n_pre].mean())
+    tau = float(gap_t[n_pre:].mean() - pre_gap)
+    sigma = (
+        float(math.sqrt(((gap_t[:n_pre] - pre_gap) ** 2).sum() / (n_pre - 1)))
+        if n_pre > 1
+        else float("nan")
     )
-    rows["z"] = rows["estimate"] / rows["pre_rmse"].clip(lower=sigma_floor)
-    dist = rows
+    gaps = Y - loo
+    pre_mean = gaps[:, :n_pre].mean(axis=1)
+    tau_j = gaps[:, n_pre:].mean(axis=1) - pre_mean
+    sigma_j = np.sqrt(((gaps[:, :n_pre] - pre_mean[:, None]) ** 2).sum(axis=1) / max(n_pre - 1, 1))
+    if n_pre < 2:
+        sigma_j = sigma_j * np.nan
+    z_j = tau_j / np.maximum(sigma_j, sigma_floor)
     z = tau / max(sigma, sigma_floor) if math.isfinite(sigma) else float("nan")
-    abs_z = dist["z"].abs().to_numpy()
+    abs_z = np.abs(z_j)
     # With one pre-period there is no pre-period fit to normalise by: no inference.
     n_as_extreme = int((abs_z >= abs(z) * (1 - 1e-12)).sum()) if math.isfinite(z) else 0
-    p = (1 + n_as_extreme) / (1 + len(dist)) if math.isfinite(z) else float("nan")
+    p = (1 + n_as_extreme) / (1 + len(pool_ok)) if math.isfinite(z) else float("nan")
     lo, hi = placebo_ci(tau, max(sigma, sigma_floor), abs_z, alpha)
     raw_interval = (lo, hi)
     if bounds is not None:
-        post_vals = y.loc[treated, post]
+        post_vals = yt[n_pre:]
         lo = max(lo, float(post_vals.max()) - bounds[1])
         hi = min(hi, float(post_vals.min()) - bounds[0])
-    treated_row = pd.DataFrame([{"unit": treated, "estimate": tau, "pre_rmse": sigma, "z": z}])
-    dist = pd.concat(
-        [treated_row.assign(is_treated=True), dist.assign(is_treated=False)], ignore_index=True
+    dist = pd.DataFrame(
+        {
+            "unit": [treated, *pool_ok],
+            "estimate": np.concatenate([[tau], tau_j]),
+            "pre_rmse": np.concatenate([[sigma], sigma_j]),
+            "z": np.concatenate([[z], z_j]),
+            "is_treated": [True] + [False] * len(pool_ok),
+        }
     )
     slope = (
-        float(
-            np.polyfit(
-                np.array(pre, dtype=float), (y.loc[treated] - comp)[pre].to_numpy(dtype=float), 1
-            )[0]
-        )
-        if len(pre) > 1
+        float(np.polyfit(np.array(pre, dtype=float), gap_t[:n_pre], 1)[0])
+        if n_pre > 1
         else float("nan")
     )
+    comp = pd.Series(comp, index=years)
     conventions = {
         "estimand": "effect on the treated area, averaged over the post-period, additive "
         "(outcome units), relative to the change in the comparison pool",

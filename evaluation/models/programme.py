@@ -306,6 +306,8 @@ def programme_robustness(
         restricted=True,
         alpha=alpha,
         seed=seed,
+        small_sample=fit.cr1_factor,
+        fe=fit.fe,
     )
     res.method = "Two-way fixed-effects DiD (LA level, weighted by denominators)"
     res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value

@@ -99,10 +99,19 @@ class OLSFit:
     n_clusters: int | None
     vcov_type: str
     clusters: np.ndarray | None
+    fe: list | None = None  # the absorbed fixed effects (integer codes), for bootstraps
 
     @property
     def se(self) -> np.ndarray:
         return np.sqrt(np.diag(self.vcov))
+
+    @property
+    def cr1_factor(self) -> float:
+        """fixest's CR1 small-sample factor G/(G-1) (N-1)/(N-K) of this model."""
+        g = self.n_clusters
+        if g is None:
+            raise ValueError("not a clustered fit")
+        return g / (g - 1) * (self.n_obs - 1) / (self.n_obs - self.k)
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         se = self.se
@@ -177,7 +186,7 @@ def fit_ols_fe(
             raise ValueError("vcov must be 'CR1', 'hetero' or 'iid'")
         df_t = n - k
     del sw
-    return OLSFit(list(names), beta, V, resid, Xd, yd, w, n, k, df_t, n_cl, vcov, cl)
+    return OLSFit(list(names), beta, V, resid, Xd, yd, w, n, k, df_t, n_cl, vcov, cl, list(fe))
 
 
 # ---------------------------------------------------------------------------------------------
