@@ -111,3 +111,35 @@ def test_randomisation_inference_over_clusters(tmp_path, capsys):
 def test_bad_column_is_a_usage_error(capsys):
     code, _, err = _run(capsys, *MPDTA[:-1], "nope")
     assert code == 2 and "nope" in err
+
+
+def test_callaway_santanna_via_cli(capsys):
+    code, d, _ = _run(capsys, *MPDTA, "--method", "cs", "--json")
+    assert code == 0
+    assert d["estimate"] == pytest.approx(-0.0400, abs=5e-5)
+    aggs = d["details"]["aggregations"]
+    assert {"simple", "group", "dynamic", "calendar"} <= set(aggs)
+    code, nd, _ = _run(capsys, *MPDTA, "--method", "cs", "--control", "notyet", "--json")
+    assert code == 0 and nd["estimate"] != d["estimate"]
+
+
+def _prop99(tmp_path: Path) -> list[str]:
+    df = pd.read_csv(DATA / "california_prop99.csv")
+    df["first_treated"] = np.where(df["State"] == "California", 1989, 0)
+    path = tmp_path / "prop99.csv"
+    df.to_csv(path, index=False)
+    return ["--data", str(path), "--unit", "State", "--time", "Year"] + [
+        "--outcome",
+        "PacksPerCapita",
+        "--first-treated",
+        "first_treated",
+    ]
+
+
+def test_synthetic_did_and_control_via_cli_reproduce_prop99(tmp_path, capsys):
+    args = _prop99(tmp_path)
+    code, d, _ = _run(capsys, *args, "--method", "sdid", "--json")
+    assert code == 0 and d["estimate"] == pytest.approx(-15.60383, abs=1e-3)
+    assert d["details"]["weights"]  # unit weights travel with the result
+    code, d, _ = _run(capsys, *args, "--method", "sc", "--json")
+    assert code == 0 and d["se"] is None and "placebo" in d["inference"]

@@ -333,7 +333,15 @@ def test_ct_estimate_equals_weighted_twfe():
 def test_ct_interval_matches_direct_enumeration(n1):
     df, tr, pre, post = _ct_panel(n1, 25, seed=3)
     res = conley_taber(
-        df, unit="unit", time="year", outcome="y", treated_units=tr, pre=pre, post=post, alpha=0.1
+        df,
+        unit="unit",
+        time="year",
+        outcome="y",
+        treated_units=tr,
+        pre=pre,
+        post=post,
+        alpha=0.1,
+        control_noise=False,  # the original CT law, enumerable
     )
     assert res.diagnostics["exact_enumeration"]
     # Direct: unit changes, control residuals, all n0**n1 tuples of residuals.
