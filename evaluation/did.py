@@ -195,6 +195,8 @@ def _estimate(
         cluster=cluster_col,
         alpha=alpha,
     )
+    if method == "event" and inference == "cluster":
+        add_honest_did(res, seed=seed)
     if inference == "cluster":
         return res
     if method == "event":
@@ -286,12 +288,42 @@ def _estimate(
     return res
 
 
+def add_honest_did(res: EstimationResult, seed: int = 0) -> None:
+    """Relative-magnitude sensitivity (Rambachan-Roth) of the event study's average post-period
+    effect: ``res.extra["honest_did"]`` (table over Mbar) and the breakdown value."""
+    from .models.honest import honest_did
+
+    fit = res.extra["fit"]
+    terms = res.terms
+    n_pre = int((terms["event_time"] < 0).sum())
+    n_post = int((terms["event_time"] >= 0).sum())
+    if n_pre < 1 or n_post < 1:
+        return
+    k = n_pre + n_post
+    table, breakdown = honest_did(
+        terms["estimate"].to_numpy()[:k],
+        fit.vcov[:k, :k],
+        n_pre=n_pre,
+        n_post=n_post,
+        alpha=res.alpha,
+        seed=seed,
+    )
+    res.extra["honest_did"] = table
+    res.diagnostics["honest_did_breakdown_mbar"] = breakdown
+    res.conventions["sensitivity"] = (
+        "HonestDiD relative magnitudes: robust intervals for the average post-period effect "
+        "when post-period departures from parallel trends are at most Mbar times the largest "
+        "pre-period one (hybrid ARP test; METHODOLOGY 6.7); breakdown = smallest Mbar whose "
+        "interval contains 0"
+    )
+
+
 def payload(res: EstimationResult) -> dict:
     """JSON object for ``python -m evaluation did --json``."""
     details: dict = {"diagnostics": res.diagnostics}
     if res.terms is not None:
         details["terms"] = res.terms.reset_index().to_dict(orient="records")
-    for key in ("att_gt", "weights", "paths"):
+    for key in ("att_gt", "weights", "paths", "honest_did"):
         val = res.extra.get(key)
         if isinstance(val, pd.DataFrame):
             details[key] = val.reset_index(drop=True).to_dict(orient="records")

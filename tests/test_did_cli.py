@@ -143,3 +143,14 @@ def test_synthetic_did_and_control_via_cli_reproduce_prop99(tmp_path, capsys):
     assert d["details"]["weights"]  # unit weights travel with the result
     code, d, _ = _run(capsys, *args, "--method", "sc", "--json")
     assert code == 0 and d["se"] is None and "placebo" in d["inference"]
+
+
+def test_event_study_reports_honest_did_sensitivity(capsys):
+    code, d, _ = _run(capsys, *MPDTA, "--method", "event", "--json")
+    assert code == 0
+    table = d["details"]["honest_did"]
+    rows = [r for r in table if r["method"] != "original"]
+    assert [r["mbar"] for r in rows] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    widths = [r["ub"] - r["lb"] for r in rows]
+    assert all(b >= a - 1e-6 for a, b in zip(widths, widths[1:], strict=False))
+    assert d["details"]["diagnostics"]["honest_did_breakdown_mbar"] >= 0
