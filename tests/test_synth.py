@@ -265,3 +265,17 @@ def test_donor_restriction_and_missing_data(prop99):
     assert set(r2.extra["weights"]["unit"]) == set(pool) and r2.diagnostics["n_placebos"] == 6
     with pytest.raises(ValueError):
         synthetic_did(prop99, **kw(treated="Atlantis"))
+
+
+def test_shared_placebo_cache_is_keyed_by_the_donors_data(prop99):
+    """Two outcomes with the same donors must not share placebo fits; a repeated call reuses
+    them and gives the same answer as a fresh fit that starts from the same (uniform) point."""
+    other = prop99.assign(PacksPerCapita=np.log(prop99["PacksPerCapita"]))
+    cache: dict = {}
+    a1 = synthetic_did(prop99, **kw(inference="rank", placebo_cache=cache))
+    b1 = synthetic_did(other, **kw(inference="rank", placebo_cache=cache))
+    assert len(cache) == 2
+    a2 = synthetic_did(prop99, **kw(inference="rank", placebo_cache=cache))
+    b2 = synthetic_did(other, **kw(inference="rank", placebo_cache={}))
+    assert (a1.p_value, a1.ci_low, a1.ci_high) == (a2.p_value, a2.ci_low, a2.ci_high)
+    assert (b1.p_value, b1.ci_low) == pytest.approx((b2.p_value, b2.ci_low), abs=1e-12)

@@ -44,6 +44,7 @@ Both results carry ``extra["paths"]`` (time, treated, synthetic, gap) for charts
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -737,7 +738,9 @@ def synthetic_did(
     # instead of the treated fit's (synthdid's warm start); see METHODOLOGY.md.
     key = None
     if placebo_cache is not None and singles and n_reps is None:
-        key = (method, tuple(pn.donors), tuple(pn.pre), tuple(pn.post), max_iter)
+        # the donors' outcomes themselves are part of the key (two outcomes can share donors)
+        digest = hashlib.sha256(np.ascontiguousarray(pn.y0, dtype=float).tobytes()).hexdigest()
+        key = (method, tuple(pn.donors), tuple(pn.pre), tuple(pn.post), max_iter, digest)
     if key is not None and key in placebo_cache:
         tau_pl, om_pl, lam_pl = placebo_cache[key]
     else:
