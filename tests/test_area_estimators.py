@@ -1,0 +1,52 @@
+"""Per-area results: every estimator and its inference are named in results.json, and a failed
+pre-trend test is shown as a caveat directly beside the headline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evaluation import sections
+from evaluation.area import evaluate_area
+from evaluation.text import headline
+
+from .conftest import PLAN
+
+
+@pytest.fixture(scope="module")
+def ev(panel):
+    return evaluate_area("hartlepool", PLAN, panel=panel)
+
+
+def test_results_json_names_estimator_and_inference(ev):
+    d = json.loads(ev.to_json())
+    for o in d["outcomes"]:
+        assert o["method"] and o["inference"]
+        keys = [r["key"] for r in o["robustness"]]
+        assert "event_study" in keys and "synthetic_did" in keys
+        for r in o["robustness"]:
+            assert r["method"] and r["inference"]
+            assert r["se"] is None  # one treated area: no standard error anywhere
+        assert "p_value" in o["pre_trend_test"]
+
+
+def test_failed_pre_trend_test_is_a_caveat_beside_the_headline(ev):
+    o = ev.outcomes[0]
+    es = o.alternatives["event_study"]
+    original = dict(es.diagnostics["pre_trend_test"])
+    try:
+        es.diagnostics["pre_trend_test"]["p_value"] = 0.01
+        html = sections.summary(ev)
+        sentence = headline(ev, o).replace("'", "&#x27;")
+        after = html[html.index(sentence) :]
+        # the caution comes before the next outcome's line
+        next_item = after.find("<li>", 1)
+        caution = after.find("Caution: pre-trend")
+        assert 0 < caution < (next_item if next_item > 0 else len(after))
+        assert "pre-trend test" in " ".join(ev.evidence(o.outcome.name).concerns)
+        section = sections.outcome_section(ev, 0)
+        assert section.index("Caution: pre-trend") < section.index("<h3>")
+    finally:
+        es.diagnostics["pre_trend_test"] = original
+    assert "Caution: pre-trend" not in sections.summary(ev) or o.pre_trend_fails()
