@@ -203,33 +203,11 @@ def _estimate(
         raise DidUsageError("--method event supports --inference cluster or placebo")
     fit = res.extra["fit"]
     if inference == "wild":
-        from .models.inference import wild_cluster_bootstrap
+        from .models.twfe import with_wild_bootstrap
 
-        boot = wild_cluster_bootstrap(
-            fit.y,
-            fit.X,
-            res.extra["data"][cluster_col].to_numpy(),
-            param=0,
-            weights=fit.weights if weights else None,
-            n_boot=n_boot,
-            weights_dist="webb",
-            restricted=True,
-            alpha=alpha,
-            seed=seed,
-            small_sample=fit.cr1_factor,
-            fe=fit.fe,
+        return with_wild_bootstrap(
+            res, cluster_col, n_boot=n_boot, seed=seed, weighted=weights is not None
         )
-        res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value
-        res.inference = f"wild cluster bootstrap (restricted, Webb weights, {boot.n_boot} draws)"
-        res.conventions["inference"] = (
-            f"wild cluster bootstrap-t (WCR): residuals under the null, Webb six-point weights "
-            f"by {cluster_col}, {boot.n_boot} draws (seed {seed}); symmetric p-value; interval "
-            "by test inversion with the same draws"
-        )
-        res.conventions["critical_value"] = "bootstrap distribution of the t statistic"
-        res.diagnostics["wild_bootstrap"] = json_safe(boot.as_dict())
-        res.distribution = pd.DataFrame({"t_star": boot.t_draws})
-        return res
     # randomisation inference: permute first_treated across assignment units
     from .models.inference import randomisation_inference
 

@@ -266,8 +266,8 @@ def programme_robustness(
       cluster-robust by partnership.
     """
     from .glm import binomial_fe
-    from .inference import conley_taber, wild_cluster_bootstrap
-    from .twfe import twfe
+    from .inference import conley_taber
+    from .twfe import twfe, with_wild_bootstrap
 
     years = list(pre) + list(post)
     d = programme_panel(
@@ -294,37 +294,16 @@ def programme_robustness(
         weights=denominator,
         cluster="cluster",
     )
-    fit = res.extra["fit"]
-    boot = wild_cluster_bootstrap(
-        fit.y,
-        fit.X,
-        res.extra["data"]["cluster"].to_numpy(),
-        param=0,
-        weights=fit.weights,
-        n_boot=n_boot,
-        weights_dist="webb",
-        restricted=True,
-        alpha=alpha,
-        seed=seed,
-        small_sample=fit.cr1_factor,
-        fe=fit.fe,
-    )
+    with_wild_bootstrap(res, "cluster", n_boot=n_boot, seed=seed, label="partnership")
     res.method = "Two-way fixed-effects DiD (LA level, weighted by denominators)"
-    res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value
-    res.inference = f"wild cluster bootstrap by partnership (restricted, Webb, {boot.n_boot} draws)"
     res.unit = "percentage points"
     res.conventions.update(
         {
-            "inference": f"restricted wild cluster bootstrap-t, Webb weights, {boot.n_boot} "
-            f"draws (seed {seed}), clusters = partnerships (pilots) and single LAs "
-            "(comparison); interval by test inversion with the same draws",
-            "critical_value": "bootstrap distribution of the t statistic",
+            "clusters": "partnerships (pilots) and single LAs (comparison)",
             "caveat": few,
             "periods": f"pre {pre}, post {post}; other years left out",
         }
     )
-    res.diagnostics["wild_bootstrap"] = boot.as_dict()
-    res.distribution = pd.DataFrame({"t_star": boot.t_draws})
     res.extra.pop("data", None)
     out["twfe_wild"] = res
 

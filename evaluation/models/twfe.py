@@ -211,6 +211,62 @@ def _prepare(data, unit, time, outcome, extra_cols):
     return d.reset_index(drop=True), n_before - len(d)
 
 
+def _fit_two_way(d, unit, time, outcome, columns, names, covariates, weights, cluster, vcov):
+    """Unit and period fixed effects absorbed; ``columns`` (arrays) then ``covariates``."""
+    X = np.column_stack([*columns, *[pd.to_numeric(d[c]).to_numpy(float) for c in covariates]])
+    return fit_ols_fe(
+        d[outcome].to_numpy(float),
+        X,
+        [*names, *covariates],
+        [_codes(d[unit])[0], _codes(d[time])[0]],
+        weights=None if weights is None else pd.to_numeric(d[weights]).to_numpy(float),
+        clusters=d[cluster].to_numpy() if vcov == "CR1" else None,
+        vcov=vcov,
+    )
+
+
+def with_wild_bootstrap(
+    res: EstimationResult,
+    cluster: str,
+    *,
+    n_boot: int = 9999,
+    seed: int = 0,
+    weighted: bool = True,
+    label: str | None = None,
+) -> EstimationResult:
+    """Replace a ``twfe`` result's inference by the restricted wild cluster bootstrap (Webb
+    weights, test-inversion interval, fixed effects taken into account: METHODOLOGY 6.7)."""
+    from .inference import wild_cluster_bootstrap
+
+    fit = res.extra["fit"]
+    boot = wild_cluster_bootstrap(
+        fit.y,
+        fit.X,
+        res.extra["data"][cluster].to_numpy(),
+        param=0,
+        weights=fit.weights if weighted else None,
+        n_boot=n_boot,
+        weights_dist="webb",
+        restricted=True,
+        alpha=res.alpha,
+        seed=seed,
+        small_sample=fit.cr1_factor,
+        fe=fit.fe,
+    )
+    res.ci_low, res.ci_high, res.p_value = boot.ci_low, boot.ci_high, boot.p_value
+    label = label or cluster
+    res.inference = f"wild cluster bootstrap by {label} (restricted, Webb, {boot.n_boot} draws)"
+    res.conventions["inference"] = (
+        f"restricted wild cluster bootstrap-t (WCR): residuals under the null, Webb six-point "
+        f"weights by {label}, {boot.n_boot} draws (seed {seed}); symmetric p-value; interval "
+        "by test inversion with the same draws"
+    )
+    res.conventions["critical_value"] = "bootstrap distribution of the t statistic"
+    res.diagnostics["wild_bootstrap"] = boot.as_dict()
+    res.distribution = pd.DataFrame({"t_star": boot.t_draws})
+    return res
+
+
 def _conventions(fit: OLSFit, weights: str | None, cluster: str | None) -> dict[str, str]:
     conv = {
         "fixed_effects": "unit and period fixed effects, absorbed (Frisch-Waugh-Lovell)",
@@ -269,18 +325,8 @@ def twfe(
         D = pd.to_numeric(d[treatment]).to_numpy(float)
     else:
         D = treatment_indicator(d[time], d[first_treated])
-    X = np.column_stack([D, *[pd.to_numeric(d[c]).to_numpy(float) for c in covariates]])
-    names = ["treatment", *covariates]
-    fe = [_codes(d[unit])[0], _codes(d[time])[0]]
-    w = None if weights is None else pd.to_numeric(d[weights]).to_numpy(float)
-    fit = fit_ols_fe(
-        d[outcome].to_numpy(float),
-        X,
-        names,
-        fe,
-        weights=w,
-        clusters=d[cluster].to_numpy() if vcov == "CR1" else None,
-        vcov=vcov,
+    fit = _fit_two_way(
+        d, unit, time, outcome, [D], ["treatment"], covariates, weights, cluster, vcov
     )
     table = fit.table(alpha)
     row = table.loc["treatment"]
@@ -396,19 +442,8 @@ def event_study(
     if ref not in set(e.dropna().astype(int)):
         raise ValueError(f"no treated observation at the reference event time {ref}")
     cols = [((e == k).fillna(False)).to_numpy(float) for k in levels]
-    X = np.column_stack([*cols, *[pd.to_numeric(d[c]).to_numpy(float) for c in covariates]])
-    names = [f"e{k:+d}" for k in levels] + list(covariates)
-    fe = [_codes(d[unit])[0], _codes(d[time])[0]]
-    w = None if weights is None else pd.to_numeric(d[weights]).to_numpy(float)
-    fit = fit_ols_fe(
-        d[outcome].to_numpy(float),
-        X,
-        names,
-        fe,
-        weights=w,
-        clusters=d[cluster].to_numpy() if vcov == "CR1" else None,
-        vcov=vcov,
-    )
+    names = [f"e{k:+d}" for k in levels]
+    fit = _fit_two_way(d, unit, time, outcome, cols, names, covariates, weights, cluster, vcov)
     table = fit.table(alpha)
     table.insert(0, "event_time", [*levels, *[np.nan] * len(covariates)])
     es = table.iloc[: len(levels)].copy()
