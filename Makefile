@@ -10,7 +10,7 @@ KERNEL := send-evaluation
 .DEFAULT_GOAL := help
 
 .PHONY: validate
-.PHONY: help setup report reports areas demo-data browser-deps test test-slow lint format clean
+.PHONY: help setup report reports areas demo-data power browser-deps test test-slow lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ areas: ## List the pilot areas that AREA accepts
 demo-data: ## Write SYNTHETIC case-level returns and their area x month panel to data/synthetic (SEED=n)
 	$(BIN)/python -m evaluation synth --out data/synthetic --seed $(if $(SEED),$(SEED),20230901)
 	$(BIN)/python -m evaluation cases data/synthetic/synthetic_cases.csv --freq month --start 2021-01 --out data/synthetic/synthetic_panel_monthly.csv
+
+power: ## Minimum detectable effects (80% power) per outcome, per-area and programme designs -> reports/power/
+	$(BIN)/python -m evaluation power --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),)
 
 validate: ## Validate the plan's input files against data_contracts/ (quarantine in reports/validation)
 	$(BIN)/python -m evaluation validate --plan "$(PLAN)" --report-json reports/validation/report.json

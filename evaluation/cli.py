@@ -389,6 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=lambda a: _delegate("synth", a.args))
+    p = sub.add_parser(
+        "power",
+        help="minimum detectable effects of a plan's designs, by simulation; --help for options",
+        add_help=False,
+    )
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda a: _delegate("power", a.args))
     return parser
 
 
@@ -396,6 +403,8 @@ def _delegate(command: str, argv: list[str]) -> int:
     """Sub-commands with their own argument parsers (and exit codes)."""
     if command == "cases":
         from .cases import main as run
+    elif command == "power":
+        from .power import main as run
     else:
         from .synthetic_returns import main as run
     return int(run(argv) or 0)
@@ -403,7 +412,7 @@ def _delegate(command: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in {"cases", "synth"}:
+    if argv and argv[0] in {"cases", "synth", "power"}:
         return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
