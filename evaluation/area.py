@@ -23,7 +23,7 @@ from .models.its import its
 from .models.results import json_safe
 from .models.twfe import event_study_one_treated
 from .outcomes import CATALOGUE, Outcome
-from .panel import Panel, cached_panel
+from .panel import Panel, panel_for_plan
 from .plan import Plan, PlannedOutcome, load_plan
 
 # Estimators shown beside the headline, in the report's robustness table and in results.json.
@@ -132,6 +132,24 @@ class AreaEvaluation:
     def result(self, outcome: str) -> EstimationResult:
         return next(o.result for o in self.outcomes if o.outcome.name == outcome)
 
+    @property
+    def monthly(self) -> bool:
+        return self.plan.monthly
+
+    @property
+    def time(self) -> str:
+        """The panel's time column ("year", or "period" for monthly returns)."""
+        return self.panel.time
+
+    def label(self, period) -> str:
+        """Display label of a period ('2024' or 'Jan 2024')."""
+        return self.plan.period_label(period)
+
+    @property
+    def start_period(self) -> int:
+        """The period in which the area's programme started (year or month index)."""
+        return self.plan.start_period(self.start_date)
+
     def evidence(self, outcome: str):
         """Strength-of-evidence label for one outcome (see evaluation/evidence.py)."""
         from .evidence import evidence_strength
@@ -174,14 +192,7 @@ class AreaEvaluation:
             "plan_file": _relative(self.plan.path),
             "seed": self.seed,
             "boundary_policy": self.plan.boundary_policy,
-            "periods": {
-                "pre": self.plan.pre_years,
-                "post": self.plan.post_years,
-                "partially_treated": [
-                    {"year": p["year"], "handling": p["handling"]}
-                    for p in self.plan.partially_treated
-                ],
-            },
+            "periods": self._periods_dict(),
             "generated_with": provenance(self.panel),
             "outcomes": [
                 {**o.to_dict(), "evidence": self.evidence(o.outcome.name).to_dict()}
@@ -213,6 +224,33 @@ class AreaEvaluation:
                     "n_points": i["n_points"],
                 }
                 for i in self.its
+            ],
+        }
+
+    def _periods_dict(self) -> dict:
+        plan = self.plan
+        if not plan.monthly:
+            return {
+                "pre": plan.pre_years,
+                "post": plan.post_years,
+                "partially_treated": [
+                    {"year": p["year"], "handling": p["handling"]} for p in plan.partially_treated
+                ],
+            }
+        return {
+            "frequency": "month",
+            "index": "months since January 2000 (2021-01 = 252)",
+            "pre": plan.pre_years,
+            "post": plan.post_years,
+            "pre_labels": [self.label(t) for t in plan.pre_years],
+            "post_labels": [self.label(t) for t in plan.post_years],
+            "partially_treated": [
+                {
+                    "periods": p["periods"],
+                    "labels": [self.label(t) for t in p["periods"]],
+                    "handling": p["handling"],
+                }
+                for p in plan.partially_treated
             ],
         }
 
@@ -314,21 +352,23 @@ def evaluate_area(
     code = geo.resolve_area(area, plan.pilot_codes)
     pilot = plan.pilot(code)
     if panel is None:
-        panel = cached_panel(str(plan.data_dir), plan.boundary_policy)
+        panel = panel_for_plan(plan)
     elif not isinstance(panel, Panel):
         panel = load_panel(panel)
     pool = comparison_pool(panel, plan)
+    start = plan.start_period(pilot.start_date)
     results = []
     for planned in plan.outcomes:
         outcome = CATALOGUE[planned.name]
+        pre, post, dropped = area_periods(panel, plan, code, outcome)
         res = did_one_treated(
             panel.units,
             unit="unit_id",
-            time="year",
+            time=panel.time,
             outcome=outcome.name,
             treated=code,
-            pre=plan.pre_years,
-            post=plan.post_years,
+            pre=pre,
+            post=post,
             pool=pool,
             numerator=outcome.numerator,
             denominator=outcome.denominator,
@@ -338,7 +378,14 @@ def evaluate_area(
             bounds=(0.0, 100.0),
         )
         res.unit = outcome.unit
-        alternatives = area_alternatives(panel, plan, code, pool, outcome, pilot.start_date.year)
+        if dropped:
+            res.diagnostics["periods_without_data"] = [plan.period_label(t) for t in dropped]
+            res.conventions["periods"] = (
+                f"{len(dropped)} planned {plan.period_word}(s) left out because this area had "
+                f"no {outcome.denominator} (the rate is undefined): "
+                + ", ".join(plan.period_label(t) for t in dropped)
+            )
+        alternatives = area_alternatives(panel, plan, code, pool, outcome, start)
         results.append(OutcomeResult(planned, outcome, res, alternatives))
     its_results = area_its(
         panel,
@@ -346,7 +393,7 @@ def evaluate_area(
         code,
         pool,
         [r.outcome for r in results],
-        pilot.start_date.year,
+        start,
         plan.seed if seed is None else int(seed),
     )
     name = geo.name_for_code(code) or pilot.la_name
@@ -366,20 +413,48 @@ def evaluate_area(
     )
 
 
+def area_periods(
+    panel: Panel, plan: Plan, code: str, outcome: Outcome
+) -> tuple[list[int], list[int], list[int]]:
+    """The plan's pre- and post-periods for one area and outcome, and the periods left out.
+
+    Yearly plans use the plan's periods as they are.  In monthly returns a small area can have
+    months with no plan issued (or no request received), where its rate is undefined: those
+    months are left out for that area and outcome (listed in the result), rather than dropping
+    the area.  Comparison units lacking a month are left out of the pool as usual."""
+    pre, post = plan.pre_years, plan.post_years
+    if not plan.monthly:
+        return pre, post, []
+    row = panel.units[panel.units["unit_id"] == code].set_index(panel.time)
+    den = row[outcome.denominator].astype("Float64")
+    ok = row[outcome.name].notna() & den.notna() & (den > 0)
+    have = set(ok[ok].index)
+    return (
+        [t for t in pre if t in have],
+        [t for t in post if t in have],
+        [t for t in pre + post if t not in have],
+    )
+
+
 def area_alternatives(
     panel: Panel, plan: Plan, code: str, pool: list[str], outcome: Outcome, start_year: int
 ) -> dict[str, EstimationResult]:
     """Other estimators of the same per-area effect (one treated area: placebo inference for
-    each).  An estimator that cannot run on this area's data is left out, not faked."""
-    excluded = [p["year"] for p in plan.partially_treated if p["handling"] == "exclude"]
+    each).  An estimator that cannot run on this area's data is left out, not faked.
+    ``start_year`` is the start period (a year, or a month index for monthly plans)."""
+    time = panel.time
+    excluded = plan.excluded_periods
     years = [y for y in range(plan.pre[0], plan.post[1] + 1) if y not in excluded]
-    units = panel.units[panel.units["year"].isin(years)]
+    units = panel.units[panel.units[time].isin(years)]
     out: dict[str, EstimationResult] = {}
+    wanted = plan.alternatives
     try:
+        if not wanted.get("event_study", True):
+            raise ValueError("not requested by the plan")
         es = event_study_one_treated(
             units,
             unit="unit_id",
-            time="year",
+            time=time,
             outcome=outcome.name,
             treated=code,
             start=start_year,
@@ -397,7 +472,7 @@ def area_alternatives(
 
     kw = dict(
         unit="unit_id",
-        time="year",
+        time=time,
         outcome=outcome.name,
         treated=code,
         pre=plan.pre_years,
@@ -409,17 +484,21 @@ def area_alternatives(
     )
     planned = next(p for p in plan.outcomes if p.name == outcome.name)
     post_vals = units.loc[
-        (units["unit_id"] == code) & units["year"].isin(plan.post_years), outcome.name
+        (units["unit_id"] == code) & units[time].isin(plan.post_years), outcome.name
     ].astype(float)
-    for key, fit in [
-        ("synthetic_control", lambda: synthetic_control(units, **kw)),
-        (
-            "synthetic_did",
-            lambda: synthetic_did(
-                units, inference="rank", placebo_cache=_SDID_PLACEBOS, seed=plan.seed, **kw
-            ),
-        ),
-    ]:
+    fits = []
+    if wanted.get("synthetic_control", True):
+        fits.append(("synthetic_control", lambda: synthetic_control(units, **kw)))
+    if wanted.get("synthetic_did", True):
+        fits.append(
+            (
+                "synthetic_did",
+                lambda: synthetic_did(
+                    units, inference="rank", placebo_cache=_SDID_PLACEBOS, seed=plan.seed, **kw
+                ),
+            )
+        )
+    for key, fit in fits:
         try:
             res = fit()
         except ValueError:
@@ -459,6 +538,15 @@ def pre_fit_check(res: EstimationResult, mid: float) -> dict:
     pre-RMSPE, or the plan's minimum important difference (METHODOLOGY.md section 6)."""
     d = res.diagnostics
     pre = d.get("pre_rmspe")
+    if pre is not None and pre < 1e-6:
+        return {
+            "pre_fit_ok": None,
+            "pre_fit_problems": [
+                "the pre-period fit is exact by construction (fewer pre-programme years than "
+                "comparison areas), which is not evidence of a good comparison"
+            ],
+            "pre_fit_rule": "not assessable when the pre-period fit is exact",
+        }
     reasons = []
     ratio = d.get("pre_rmspe_over_pre_sd")
     if ratio is not None and ratio > 0.5:
@@ -488,29 +576,36 @@ def area_its(
     """Single-series ITS for the area and controlled ITS (area minus pooled comparison rate)
     for each outcome, on the plan's ITS years.  Partially treated years are washout periods."""
     cfg = plan.its
+    time = panel.time
     last = plan.post[1]
-    washout_years = [
-        p["year"]
-        for p in plan.partially_treated
-        if p["handling"] == "exclude" and p["year"] >= start_year
-    ]
+    washout_years = [t for t in plan.excluded_periods if t >= start_year]
     interruption = min(washout_years) if washout_years else plan.post[0]
     washout = len(washout_years)
-    units = panel.units[panel.units["year"].between(cfg["first_year"], last)]
+    units = panel.units[panel.units[time].between(cfg["first_period"], last)]
+    season = {}
+    if plan.monthly and cfg.get("harmonics"):
+        # school-holiday seasonality: Fourier pairs in the calendar month (period 12)
+        season = dict(
+            harmonics=int(cfg["harmonics"]),
+            season_col="month",
+            season_period=float(cfg.get("season_period", 12)),
+        )
     out = []
     for outcome in outcomes:
         num, den = outcome.numerator, outcome.denominator
-        area = units[units["unit_id"] == code].set_index("year")[outcome.name].astype(float)
+        area = units[units["unit_id"] == code].set_index(time)[outcome.name].astype(float)
         comp_units = units[units["unit_id"].isin(pool)]
         # the same comparison units in every year: those with positive counts in all years
         good_row = comp_units[num].notna() & comp_units[den].notna() & (comp_units[den] > 0)
         ok = good_row.groupby(comp_units["unit_id"]).all()
         members = ok[ok].index
-        sums = comp_units[comp_units["unit_id"].isin(members)].groupby("year")[[num, den]].sum()
+        sums = comp_units[comp_units["unit_id"].isin(members)].groupby(time)[[num, den]].sum()
         comp = sums[num].astype(float) / sums[den].astype(float) * 100
         frame = pd.DataFrame(
-            {"year": area.index, "area": area.values, "comparison": comp.reindex(area.index).values}
+            {time: area.index, "area": area.values, "comparison": comp.reindex(area.index).values}
         )
+        if plan.monthly:
+            frame["month"] = frame[time] % 12 + 1
         frame["gap"] = frame["area"] - frame["comparison"]
         for design, col in [("single", "area"), ("controlled", "gap")]:
             if frame[col].isna().any():
@@ -518,7 +613,7 @@ def area_its(
             try:
                 res = its(
                     frame,
-                    time="year",
+                    time=time,
                     outcome=col,
                     interruption=interruption,
                     washout=washout,
@@ -527,6 +622,7 @@ def area_its(
                     alpha=plan.alpha,
                     label=outcome.name,
                     seed=seed,
+                    **season,
                 )
             except ValueError:
                 continue

@@ -40,16 +40,43 @@ def figure_html(fig, alt: str, caption: str = "") -> str:
     )
 
 
+def time_axis(ax, periods, ev: AreaEvaluation) -> None:
+    """x-axis ticks: every year for yearly plans; for monthly plans January and July of each
+    year, labelled 'Jan 2021' (a tick per month would be unreadable)."""
+    periods = [int(p) for p in periods]
+    if not ev.monthly:
+        ax.set_xticks(periods)
+        return
+    ticks = [p for p in periods if p % 6 == 0] or periods[:1]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([ev.label(p) for p in ticks])
+
+
+def _partial_spans(ev: AreaEvaluation) -> list[tuple[float, float, str]]:
+    """(x from, x to, label) of each partially treated span left out of the estimate."""
+    out = []
+    for p in ev.plan.partially_treated:
+        if p["handling"] != "exclude":
+            continue
+        ps = p["periods"] if "periods" in p else [p["year"]]
+        out.append((min(ps) - 0.5, max(ps) + 0.5, ev.plan.partial_label(p)))
+    return out
+
+
 def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str]:
     """The area's rate against the comparison pool's pooled rate, every year available."""
     units = ev.panel.units
     out = o.outcome
-    area = units[units["unit_id"] == ev.la_code].set_index("year")[out.name].astype(float)
+    time = ev.time
+    area = units[units["unit_id"] == ev.la_code].set_index(time)[out.name].astype(float)
     pool = units[units["unit_id"].isin(o.result.distribution["unit"][1:])]
-    sums = pool.groupby("year")[[out.numerator, out.denominator]].sum(min_count=1)
+    sums = pool.groupby(time)[[out.numerator, out.denominator]].sum(min_count=1)
     comp = sums[out.numerator].astype(float) / sums[out.denominator].astype(float) * 100.0
     years = sorted(set(area.dropna().index) & set(comp.dropna().index))
     area, comp = area.reindex(years), comp.reindex(years)
+    if ev.monthly:  # up to the end of the post-period (later months are not used)
+        years = [t for t in years if t <= ev.plan.post[1]]
+        return _monthly_comparison_chart(ev, o, years, area.reindex(years), comp.reindex(years))
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     start_year = ev.start_date.year
     ax.axvspan(start_year - 0.5, start_year + 0.5, color="#DDDDDD", zorder=0)
@@ -90,6 +117,55 @@ def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, 
         f"figures were {fmt(area.get(post, float('nan')))}% and {fmt(comp.get(post, float('nan')))}%. "
         f"The shaded year, {start_year}, is only partly after the programme start and is left "
         f"out of the estimate."
+    )
+    return fig, alt
+
+
+def _monthly_comparison_chart(ev, o, periods, area, comp) -> tuple[plt.Figure, str]:
+    """Monthly version: lines without markers, the washout months shaded, ticks by half-year."""
+    out = o.outcome
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for lo, hi, _ in _partial_spans(ev):
+        ax.axvspan(lo, hi, color="#DDDDDD", zorder=0)
+    start = ev.start_period
+    ax.axvline(start - 0.5, color=GREY, ls="--", lw=1)
+    spans = _partial_spans(ev)
+    ax.text(
+        max([start - 0.4] + [hi + 0.3 for _, hi, _ in spans]),
+        0.98,
+        f"programme starts\n({ev.start_date:%b %Y})",
+        transform=ax.get_xaxis_transform(),
+        va="top",
+        fontsize=8,
+        color=GREY,
+    )
+    ax.plot(periods, area.values, color=AREA_COLOUR, lw=1.8, label=ev.name)
+    ax.plot(
+        periods, comp.values, color=COMPARISON_COLOUR, lw=1.8, label="Comparison areas (combined)"
+    )
+    ax.set_ylabel("%")
+    ax.set_title(out.label, fontsize=10, loc="left")
+    time_axis(ax, periods, ev)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.set_ylim(bottom=0)
+    r = o.result
+    pre_area, pre_comp = area.reindex(r.pre_periods).mean(), comp.reindex(r.pre_periods).mean()
+    post_area, post_comp = area.reindex(r.post_periods).mean(), comp.reindex(r.post_periods).mean()
+    shaded = "; ".join(label for _, _, label in _partial_spans(ev))
+    alt = (
+        f"Monthly line chart of the measure '{out.label}' from {ev.label(periods[0])} to "
+        f"{ev.label(periods[-1])}, {ev.name} against the comparison areas combined. In "
+        f"{span(r.pre_periods, ev.label)} {ev.name} averaged {fmt(pre_area)}% a month against "
+        f"{fmt(pre_comp)}% for the comparison areas; in {span(r.post_periods, ev.label)} the "
+        f"averages were {fmt(post_area)}% and {fmt(post_comp)}%."
+        + (
+            f" The shaded months ({shaded}) are the phase-in after the programme start and are "
+            "left out of the estimate."
+            if shaded
+            else ""
+        )
     )
     return fig, alt
 
@@ -138,14 +214,22 @@ def its_chart(ev: AreaEvaluation, item: dict, title: str) -> tuple[plt.Figure, s
         what=what,
         ylabel="percentage points" if controlled else "%",
         zero_line=controlled,
+        label=ev.label if ev.monthly else None,
     )
 
 
 def its_figure(
-    res, title: str = "", what: str = "the series", ylabel: str = "", zero_line: bool = False
+    res,
+    title: str = "",
+    what: str = "the series",
+    ylabel: str = "",
+    zero_line: bool = False,
+    label=None,
 ) -> tuple[plt.Figure, str]:
     """Observed, fitted and counterfactual (with its band) for any ITS result from
-    :func:`evaluation.models.its.its`, the interruption marked; returns (figure, alt text)."""
+    :func:`evaluation.models.its.its`, the interruption marked; returns (figure, alt text).
+    ``label`` (optional) maps a time value to its display label (e.g. month index -> 'Jan
+    2021'); ticks then fall on every sixth time value divisible by 6 (January and July)."""
     cf = res.extra["counterfactual"]
     post = cf["post"].to_numpy()
     washout = cf["washout"].to_numpy()
@@ -207,7 +291,11 @@ def its_figure(
     if zero_line:
         ax.axhline(0, color="#BBBBBB", lw=0.8)
     ax.set_title(title, fontsize=10, loc="left")
-    if len(years) <= 15:
+    if label is not None:
+        ticks = [t for t in years if int(t) % 6 == 0] or list(years[:1])
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([label(int(t)) for t in ticks])
+    elif len(years) <= 15:
         ax.set_xticks(years)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_ylabel(ylabel)
@@ -218,8 +306,13 @@ def its_figure(
     obs_last = float(cf.loc[cf["time"] == last, "observed"].iloc[0])
     cf_last = float(cf.loc[cf["time"] == last, "counterfactual"].iloc[0])
     scale = "" if "ratio" not in res.terms.columns else f" (ratio {fmt(float(lvl['ratio']), 3)})"
+    first_txt, last_txt = (
+        (label(int(years[0])), label(int(years[-1])))
+        if label is not None
+        else (fmt(float(years[0]), 0), fmt(float(years[-1]), 0))
+    )
     alt = (
-        f"Chart of {what} over time, {fmt(float(years[0]), 0)} to {fmt(float(years[-1]), 0)}, "
+        f"Chart of {what} over time, {first_txt} to {last_txt}, "
         "with the fitted trend and the trend projected past the interruption. At the last "
         f"point the observed value was {fmt(obs_last)} against {fmt(cf_last)} projected; the "
         f"estimated level change is {fmt(float(lvl['estimate']), 3)}{scale} (interval "
@@ -242,27 +335,36 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
     est, lo, hi = (np.array([v[i] for i in order]) for v in (est, lo, hi))
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     ax.axhline(0, color=GREY, lw=1)
-    start = ev.start_date.year
+    start = ev.start_period
+    word = ev.plan.period_word
     ax.axvline(start, color=GREY, ls="--", lw=1)
     ax.text(
         start + 0.1,
         0.98,
-        f"programme starts\n({ev.start_date:%b %Y}; year left out)",
+        f"programme starts\n({ev.start_date:%b %Y}; "
+        + ("year left out)" if not ev.monthly else "phase-in months left out)"),
         transform=ax.get_xaxis_transform(),
         va="top",
         fontsize=8,
         color=GREY,
     )
     finite = np.isfinite(lo) & np.isfinite(hi)
-    ax.vlines(np.array(periods)[finite], lo[finite], hi[finite], color=AREA_COLOUR, lw=2)
+    lw, ms = (2, None) if not ev.monthly else (1, 3)
+    ax.vlines(np.array(periods)[finite], lo[finite], hi[finite], color=AREA_COLOUR, lw=lw)
     pre = np.array(periods) < start
-    ax.plot(np.array(periods)[pre], est[pre], "o", color=AREA_COLOUR, label="before (leads)")
-    ax.plot(np.array(periods)[~pre], est[~pre], "D", color=AREA_COLOUR, label="after (lags)")
-    ax.plot([ref], [0], "o", mfc="white", mec=AREA_COLOUR, label=f"reference year ({ref})")
-    ax.set_xticks(periods)
+    ax.plot(np.array(periods)[pre], est[pre], "o", color=AREA_COLOUR, ms=ms, label="before (leads)")
+    ax.plot(np.array(periods)[~pre], est[~pre], "D", color=AREA_COLOUR, ms=ms, label="after (lags)")
+    ax.plot(
+        [ref], [0], "o", mfc="white", mec=AREA_COLOUR, label=f"reference {word} ({ev.label(ref)})"
+    )
+    time_axis(ax, periods, ev)
+    if ev.monthly:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_ylabel(o.outcome.unit)
     ax.set_title(
-        f"{o.outcome.label}: gap with comparison, relative to {ref}", fontsize=10, loc="left"
+        f"{o.outcome.label}: gap with comparison, relative to {ev.label(ref)}",
+        fontsize=10,
+        loc="left",
     )
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=8, loc="best")
@@ -271,7 +373,8 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
     level = round(100 * (1 - es.alpha))
     post = terms[terms["period"] >= start]
     post_text = "; ".join(
-        f"{int(r.period)}: {fmt(r.estimate, dp)} ({fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)})"
+        f"{ev.label(int(r.period))}: {fmt(r.estimate, dp)} ({fmt(r.ci_low, dp)} to "
+        f"{fmt(r.ci_high, dp)})"
         for r in post.itertuples()
     )
     verdict = (
@@ -281,7 +384,7 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
     )
     alt = (
         f"Event-study chart for '{o.outcome.label}' in {ev.name}: the gap between the area and "
-        f"the comparison areas in each year, minus the gap in {ref}, with {level}% placebo "
+        f"the comparison areas in each {word}, minus the gap in {ev.label(ref)}, with {level}% placebo "
         f"intervals. After the start: {post_text} {o.outcome.unit}. Before the start, {verdict} "
         f"(p = {pt['p_value']:.2f})."
     )
@@ -306,8 +409,10 @@ def synthetic_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, s
         lw=2,
         label="Synthetic comparison (weighted mix of areas)",
     )
-    ax.axvline(ev.start_date.year, color=GREY, ls="--", lw=1)
-    ax.set_xticks(list(paths["time"]))
+    ax.axvline(ev.start_period, color=GREY, ls="--", lw=1)
+    time_axis(ax, list(paths["time"]), ev)
+    if ev.monthly:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_ylabel("%")
     ax.set_title(f"{o.outcome.label}: synthetic control", fontsize=10, loc="left")
     ax.spines[["top", "right"]].set_visible(False)
@@ -315,12 +420,14 @@ def synthetic_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, s
     dp = o.outcome.decimals
     top = ", ".join(f"{names.get(r.unit, r.unit)} {r.weight:.0%}" for r in w.head(5).itertuples())
     fit = sc.diagnostics.get("pre_rmspe", float("nan"))
-    fit_text = (
-        "The pre-programme fit is good by the report's rule."
-        if sc.diagnostics.get("pre_fit_ok")
-        else "The pre-programme fit is poor by the report's rule, so this estimate is not "
-        "used as evidence."
-    )
+    ok = sc.diagnostics.get("pre_fit_ok")
+    fit_text = {
+        True: "The pre-programme fit is good by the report's rule.",
+        False: "The pre-programme fit is poor by the report's rule, so this estimate is not "
+        "used as evidence.",
+        None: "The pre-programme fit is exact by construction (more comparison areas than "
+        "years), which says nothing about how good the comparison is.",
+    }[ok]
     alt = (
         f"Line chart of '{o.outcome.label}' for {ev.name} and a synthetic comparison built "
         f"from {len(w)} comparison areas (largest weights: {top}). Before the programme the two "

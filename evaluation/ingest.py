@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contracts import load_contract, validate_file
+from .contracts import MONTHS, load_contract, validate_file
 from .findings import Finding
 from .geography import Geography
 
@@ -231,3 +231,67 @@ def dedupe_findings(findings: list[Finding]) -> list[Finding]:
             seen.add(key)
             out.append(f)
     return out
+
+
+# ---- pilot returns (EES layout, monthly / quarterly / annual) -----------------------------------
+MONTH_NUMBER = {m: i for i, m in enumerate(MONTHS)}  # January -> 0
+
+
+def returns_observations(
+    path: Path | str, geo: Geography, contract: str = "pilot_returns", measures=None
+) -> tuple[pd.DataFrame, list[Finding], object]:
+    """Observations from one EES-layout return file (``pilot_returns`` contract), validated.
+
+    Only monthly files are accepted here (``time_identifier`` January..December); ``time_period``
+    of the observations is the month index (months since January 2000, see
+    :func:`evaluation.plan.month_index`) and ``year`` the calendar year.  Every count column of
+    the contract that is a catalogue measure becomes an observation (``measures`` restricts
+    them); rows with errors stay in the result's quarantine.  Raises ``ValueError`` if the file
+    is not monthly."""
+    path = Path(path)
+    result = validate_file(path, contract, geo)
+    frame, symbols = result.accepted, result.symbols
+    keep = (frame["geographic_level"] == "Local authority").to_numpy()
+    frame, symbols = frame[keep], symbols[keep]
+    months = frame["time_identifier"].map(MONTH_NUMBER)
+    if months.isna().any():
+        bad = frame.loc[months.isna(), "time_identifier"].iloc[0]
+        raise ValueError(
+            f"{path.name}: time identifier '{bad}' is not a month; a monthly plan needs "
+            "monthly returns (January..December)."
+        )
+    year = frame["time_period"].astype(int).to_numpy()
+    index = (year - 2000) * 12 + months.astype(int).to_numpy()
+    spec = SourceSpec(
+        key=path.stem,
+        file=path.name,
+        title=f"Returns: {path.name}",
+        release="pilot returns",
+        measures={
+            m: m
+            for m in (measures or list(frame.columns))
+            if m in frame.columns and m in _catalogue_measures()
+        },
+        years=(int(year.min()) if len(year) else 0, int(year.max()) if len(year) else 0),
+        contract=contract,
+    )
+    base = pd.DataFrame(
+        {
+            "source": spec.key,
+            "file": spec.file,
+            "source_row": frame["source_row"].to_numpy(),
+            "geographic_level": frame["geographic_level"].to_numpy(),
+            "time_period": index,
+            "year": year,
+            "old_la_code": frame["_la_code"].to_numpy(),
+            "la_name": frame["la_name"].to_numpy(),
+        }
+    )
+    obs = _measures(base, frame, symbols, spec)
+    return obs, list(result.findings), result
+
+
+def _catalogue_measures() -> set[str]:
+    from .outcomes import CATALOGUE
+
+    return {m for o in CATALOGUE.values() for m in (o.numerator, o.denominator)}

@@ -45,6 +45,12 @@ class Panel:
     validation: list = field(default_factory=list)  # one ValidationResult per source file
     regions: dict[str, str] = field(default_factory=dict)  # unit_id -> region name
     _by_la: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    # the time column of ``units``: "year" (public statistics) or "period" (monthly returns:
+    # month index, months since January 2000, with ``period_label`` 'Jan 2021', ``month`` 1-12
+    # and ``calendar_year`` beside it)
+    time: str = "year"
+    frequency: str = "year"
+    synthetic: bool = False
 
     def findings_frame(self) -> pd.DataFrame:
         return findings_frame(self.findings)
@@ -92,8 +98,8 @@ class Panel:
         return frame.assign(la_code=codes)
 
     def series(self, outcome: str) -> pd.DataFrame:
-        """Wide table of one outcome's rate: rows = unit_id, columns = year."""
-        return self.units.pivot(index="unit_id", columns="year", values=outcome)
+        """Wide table of one outcome's rate: rows = unit_id, columns = year (or period)."""
+        return self.units.pivot(index="unit_id", columns=self.time, values=outcome)
 
 
 def sha256_file(path: Path) -> str:
@@ -145,12 +151,29 @@ def add_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def aggregate_units(la: pd.DataFrame, geo: Geography, policy: str) -> tuple[pd.DataFrame, dict]:
+def aggregate_units(
+    la: pd.DataFrame, geo: Geography, policy: str, time: str = "year"
+) -> tuple[pd.DataFrame, dict]:
     """Map LA rows to analysis units and sum counts.
 
     A unit-year count is missing unless every member LA that existed that year has it, so a
-    merged unit never silently covers only part of its footprint.
+    merged unit never silently covers only part of its footprint.  ``time`` names the period
+    column (``"year"``, or ``"period"`` for monthly returns, whose rows then also carry their
+    calendar ``year``, which decides whether an LA existed).
     """
+    if time != "year":
+        calendar = dict(zip(la[time], la["year"], strict=True))
+        units, excluded = _aggregate_units(
+            la.drop(columns="year").rename(columns={time: "year"}), geo, policy, calendar
+        )
+        return units.rename(columns={"year": time}), excluded
+    return _aggregate_units(la, geo, policy)
+
+
+def _aggregate_units(
+    la: pd.DataFrame, geo: Geography, policy: str, calendar: dict | None = None
+) -> tuple[pd.DataFrame, dict]:
+    cal = (lambda p: int(p)) if calendar is None else (lambda p: int(calendar[p]))
     mapping = geo.unit_map(policy)
     excluded = {}
     if policy == "exclude":
@@ -166,7 +189,7 @@ def aggregate_units(la: pd.DataFrame, geo: Geography, policy: str) -> tuple[pd.D
                 (unit, year, code)
                 for code, (unit, _) in mapping.items()
                 for year in years
-                if geo.exists_in(code, int(year))
+                if geo.exists_in(code, cal(year))
             ],
             columns=["unit_id", "year", "old_la_code"],
         )
@@ -177,7 +200,7 @@ def aggregate_units(la: pd.DataFrame, geo: Geography, policy: str) -> tuple[pd.D
     # completeness is judged on the members that existed that year; records that a source
     # publishes under a ceased member (known late records) still count towards the sum
     la["_exists"] = [
-        geo.exists_in(c, int(y)) for c, y in zip(la["old_la_code"], la["year"], strict=True)
+        geo.exists_in(c, cal(y)) for c, y in zip(la["old_la_code"], la["year"], strict=True)
     ]
     grouped = la.groupby(["unit_id", "year"])
     sums = grouped[MEASURES].sum(min_count=1)
@@ -244,12 +267,14 @@ def unit_regions(validation: list, mapping: dict) -> dict[str, str]:
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 
 
-def panel_cache_key(data_dir: Path | str, boundary_policy: str) -> str:
+def panel_cache_key(data_dir: Path | str, boundary_policy: str, extra: list | None = None) -> str:
     """Hash of everything a panel depends on: the data files, the reference and contract
-    files, and the code that reads them.  Any change gives a new key."""
+    files, and the code that reads them (``extra``: more input files, e.g. returns).  Any change
+    gives a new key."""
     root = Path(__file__).resolve().parent
     data_dir = Path(data_dir)
     parts = sorted(data_dir.glob("public/*")) + sorted(data_dir.glob("reference/*"))
+    parts += list(extra or [])
     parts += sorted((root.parent / "data_contracts").glob("*.yaml"))
     parts += sorted(p for p in root.glob("*.py"))
     digest = hashlib.sha256(boundary_policy.encode())
@@ -276,6 +301,13 @@ def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
         except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
             pass
     panel = build_panel(Path(data_dir), boundary_policy)
+    _write_cache(panel, path)
+    return panel
+
+
+def _write_cache(panel: Panel, path: Path) -> None:
+    import pickle
+
     try:
         CACHE_DIR.mkdir(exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -284,4 +316,129 @@ def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only checkout still works, just without the cache
+
+
+# ---- monthly returns ---------------------------------------------------------------------------
+def build_returns_panel(
+    files: list[Path | str],
+    boundary_policy: str = "aggregate",
+    geo: Geography | None = None,
+    contract: str = "pilot_returns",
+    data_dir: Path | str = DEFAULT_DATA_DIR,
+    synthetic: bool = False,
+) -> Panel:
+    """Area x month panel from EES-layout monthly returns (e.g. ``python -m evaluation cases``).
+
+    The same steps as :func:`build_panel`: every file is validated against ``contract`` (rows
+    with errors are quarantined and listed in ``Panel.validation``), LAs are identified by their
+    validated (name, code) pair, mapped to stable units under the boundary policy (a unit-month
+    is missing unless every member that existed that calendar year has the count), counts are
+    summed and every catalogue rate is recomputed from its counts.  Two files may not supply the
+    same (LA, month).  ``units`` has ``period`` (month index, months since January 2000),
+    ``period_label`` ('Jan 2021'), ``month`` (1-12, for seasonality) and ``calendar_year``.
+    """
+    from .ingest import returns_observations
+    from .plan import DataMissingError, month_label
+
+    files = [Path(f) for f in files]
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise DataMissingError(f"return file(s) not found: {', '.join(map(str, missing))}")
+    if not files:
+        raise ValueError("a monthly plan needs at least one return file")
+    geo = geo or load_geography(data_dir)
+    frames, findings, validation = [], [], []
+    for f in files:
+        obs, found, result = returns_observations(f, geo, contract)
+        frames.append(obs)
+        findings.extend(found)
+        validation.append(result)
+    obs = pd.concat(frames, ignore_index=True)
+    obs = obs[obs["old_la_code"].notna() & obs["old_la_code"].ne("")]
+    dup = obs.duplicated(["old_la_code", "time_period", "measure"], keep=False)
+    if dup.any():
+        first = obs[dup].iloc[0]
+        raise ValueError(
+            f"Two return files supply {first['measure']} for {first['la_name']} in "
+            f"{month_label(int(first['time_period']))}."
+        )
+    la = _wide(obs, ["old_la_code", "time_period", "year"]).rename(
+        columns={"time_period": "period"}
+    )
+    units, excluded = aggregate_units(la, geo, boundary_policy, time="period")
+    units = add_rates(units).sort_values(["unit_id", "period"]).reset_index(drop=True)
+    units["period"] = units["period"].astype(int)
+    units.insert(3, "period_label", units["period"].map(month_label))
+    units.insert(4, "calendar_year", units["period"] // 12 + 2000)
+    units.insert(5, "month", units["period"] % 12 + 1)
+    national = units.iloc[0:0].copy()  # returns carry LA rows only
+    hashes = {f.name: sha256_file(f) for f in files}
+    lookup = Path(data_dir) / "public" / "la_lookup_old_la_codes.csv"
+    if lookup.exists():
+        hashes[lookup.name] = sha256_file(lookup)
+    return Panel(
+        units,
+        national,
+        obs,
+        findings,
+        boundary_policy,
+        hashes,
+        excluded,
+        validation,
+        {},
+        time="period",
+        frequency="month",
+        synthetic=synthetic,
+    )
+
+
+@lru_cache(maxsize=4)
+def cached_returns_panel(
+    files: tuple[str, ...],
+    boundary_policy: str,
+    contract: str = "pilot_returns",
+    data_dir: str = str(DEFAULT_DATA_DIR),
+    synthetic: bool = False,
+) -> Panel:
+    """:func:`build_returns_panel` once per process and per set of inputs on disk (``.cache/``
+    keyed by the hash of the return files, reference data, contracts and code)."""
+    import pickle
+
+    from .plan import DataMissingError
+
+    missing = [f for f in files if not Path(f).exists()]
+    if missing:
+        raise DataMissingError(f"return file(s) not found: {', '.join(missing)}")
+    key = panel_cache_key(
+        data_dir, f"{boundary_policy}|{contract}|{synthetic}", extra=[Path(f) for f in files]
+    )
+    path = CACHE_DIR / f"returns-panel-{key}.pkl"
+    if path.exists():
+        try:
+            with open(path, "rb") as fh:
+                panel = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
+            if isinstance(panel, Panel):
+                return panel
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+            pass
+    panel = build_returns_panel(
+        list(files), boundary_policy, contract=contract, data_dir=data_dir, synthetic=synthetic
+    )
+    _write_cache(panel, path)
     return panel
+
+
+def panel_for_plan(plan) -> Panel:
+    """The analysis panel a plan reads: public statistics by year (:func:`cached_panel`) or
+    monthly returns (:func:`cached_returns_panel`).  A missing input raises
+    :class:`evaluation.plan.DataMissingError` with the plan's hint (e.g. run make demo-data)."""
+    plan.require_data()
+    if plan.frequency == "year":
+        return cached_panel(str(plan.data_dir), plan.boundary_policy)
+    return cached_returns_panel(
+        tuple(str(f) for f in plan.returns_files),
+        plan.boundary_policy,
+        plan.returns_contract,
+        str(plan.data_dir),
+        plan.synthetic,
+    )

@@ -2,6 +2,15 @@
 
 :func:`load_plan` validates the file and raises :class:`PlanError` naming the file, the key and
 the rule, so a typo fails loudly rather than changing an analysis quietly.
+
+Frequency.  ``frequency: year`` (the default) reads the shipped public statistics
+(``data.sources``) and its periods are calendar years.  ``frequency: month`` reads area x month
+returns in the EES layout (``data.returns.files``, validated with ``data.returns.contract``,
+default ``pilot_returns``); its periods are written ``YYYY-MM`` in the plan and held as an
+orderable integer index, months since January 2000 (:func:`month_index`; 2021-01 -> 252), with
+labels such as ``Jan 2021`` for display (:meth:`Plan.period_label`).  Partially treated months
+are declared as a span, ``{months: [YYYY-MM, YYYY-MM], handling: exclude, why: ...}`` (a
+washout); each normalised entry then lists its period indices under ``periods``.
 """
 
 from __future__ import annotations
@@ -17,6 +26,50 @@ from .ingest import SOURCES
 from .outcomes import CATALOGUE
 
 PARTIAL_HANDLING = {"exclude", "pre", "post"}
+FREQUENCIES = ("year", "month")
+ALTERNATIVES = ("event_study", "synthetic_control", "synthetic_did")
+MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+BASE_YEAR = 2000  # month index 0 = January 2000
+
+
+def month_index(value) -> int:
+    """Months since January 2000 of 'YYYY-MM' (or a date): 2021-01 -> 252."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        year, month = value.year, value.month
+    else:
+        text = str(value).strip()
+        parts = text.split("-")
+        if len(parts) != 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+            raise ValueError(f"'{value}' is not a month written YYYY-MM")
+        year, month = int(parts[0]), int(parts[1])
+        if len(parts[0]) != 4 or not 1 <= month <= 12:
+            raise ValueError(f"'{value}' is not a month written YYYY-MM")
+    return (year - BASE_YEAR) * 12 + (month - 1)
+
+
+def month_of_index(index: int) -> tuple[int, int]:
+    """(year, month 1-12) of a month index."""
+    year, m = divmod(int(index), 12)
+    return BASE_YEAR + year, m + 1
+
+
+def month_label(index: int) -> str:
+    """'Jan 2021' for a month index."""
+    year, month = month_of_index(index)
+    return f"{MONTH_ABBR[month - 1]} {year}"
+
+
+def month_text(index: int) -> str:
+    """'2021-01' for a month index (the plan's own notation)."""
+    year, month = month_of_index(index)
+    return f"{year}-{month:02d}"
+
+
+class DataMissingError(FileNotFoundError):
+    """An input file the plan reads does not exist (e.g. synthetic data not generated yet).
+
+    A ``FileNotFoundError`` (so an ``OSError``): the command line reports it as 'input data could
+    not be read' (exit code 4); the message says what to run."""
 
 
 class PlanError(ValueError):
@@ -60,6 +113,14 @@ class Plan:
     disclosure_threshold: int
     its: dict = field(default_factory=dict)
     raw: dict = field(repr=False, default_factory=dict)
+    frequency: str = "year"
+    returns_files: list[Path] = field(default_factory=list)  # frequency month: EES-layout returns
+    returns_contract: str = "pilot_returns"
+    missing_data_hint: str = ""
+    synthetic: bool = False  # the plan reads SYNTHETIC data (said on every report page)
+    # estimators shown beside the headline DiD (all on by default): event_study,
+    # synthetic_control, synthetic_did
+    alternatives: dict = field(default_factory=lambda: dict.fromkeys(ALTERNATIVES, True))
 
     @property
     def pilot_codes(self) -> list[str]:
@@ -70,15 +131,81 @@ class Plan:
 
     @property
     def pre_years(self) -> list[int]:
+        """Pre-period periods (years; month indices for a monthly plan)."""
         return self._years(self.pre)
 
     @property
     def post_years(self) -> list[int]:
+        """Post-period periods (years; month indices for a monthly plan)."""
         return self._years(self.post)
 
+    pre_periods = pre_years
+    post_periods = post_years
+
+    @property
+    def monthly(self) -> bool:
+        return self.frequency == "month"
+
+    @property
+    def period_word(self) -> str:
+        """'year' or 'month', for prose."""
+        return self.frequency
+
+    @property
+    def excluded_periods(self) -> list[int]:
+        """Partially treated periods left out of both the pre- and the post-period."""
+        out = []
+        for p in self.partially_treated:
+            if p["handling"] == "exclude":
+                out.extend(p["periods"] if "periods" in p else [p["year"]])
+        return sorted(set(out))
+
     def _years(self, span: tuple[int, int]) -> list[int]:
-        excluded = {p["year"] for p in self.partially_treated if p["handling"] == "exclude"}
+        excluded = set(self.excluded_periods)
         return [y for y in range(span[0], span[1] + 1) if y not in excluded]
+
+    def period_label(self, period) -> str:
+        """Display label of a period: '2024' or 'Jan 2024'."""
+        return month_label(int(period)) if self.monthly else str(period)
+
+    def partial_label(self, entry: dict) -> str:
+        """Display label of a partially treated entry: '2023' or 'Sep 2023 to Feb 2024'."""
+        if "periods" not in entry:
+            return str(entry["year"])
+        ps = entry["periods"]
+        first, last = self.period_label(ps[0]), self.period_label(ps[-1])
+        return first if len(ps) == 1 else f"{first} to {last}"
+
+    def start_period(self, start_date: dt.date) -> int:
+        """The period in which a pilot starts (its year, or its month index)."""
+        return month_index(start_date) if self.monthly else start_date.year
+
+    def missing_data(self) -> list[Path]:
+        """Input files this plan reads that do not exist."""
+        if self.monthly:
+            return [p for p in self.returns_files if not p.exists()]
+        from .ingest import SOURCES as _S
+
+        files = [self.data_dir / "public" / _S[k].file for k in self.sources]
+        return [p for p in files if not p.exists()]
+
+    def require_data(self) -> None:
+        """Raise :class:`DataMissingError` (what is missing and what to run) if an input is
+        missing; call before rendering so a fresh clone gets a clear message."""
+        missing = self.missing_data()
+        if missing:
+            hint = self.missing_data_hint or "Check the plan's data section."
+            names = ", ".join(_display(p) for p in missing)
+            raise DataMissingError(
+                f"The plan '{self.name}' reads {names}, which does not exist. {hint}"
+            )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _require(cond: bool, path: Path, key: str, rule: str) -> None:
@@ -102,7 +229,26 @@ def load_plan(path: Path | str) -> Plan:
     for key in ["name", "pilots", "outcomes", "periods", "inference"]:
         _require(key in raw, path, key, "is required")
     data = raw.get("data", {}) or {}
-    sources = list(data.get("sources", list(SOURCES)))
+    frequency = raw.get("frequency", "year")
+    _require(
+        frequency in FREQUENCIES, path, "frequency", f"must be one of {', '.join(FREQUENCIES)}"
+    )
+    monthly = frequency == "month"
+    returns = data.get("returns") or {}
+    if monthly:
+        _require(
+            isinstance(returns, dict) and isinstance(returns.get("files"), list),
+            path,
+            "data.returns.files",
+            "a monthly plan lists its EES-layout return files here",
+        )
+        _require(
+            "sources" not in data,
+            path,
+            "data.sources",
+            "the public sources are annual; a monthly plan reads data.returns instead",
+        )
+    sources = [] if monthly else list(data.get("sources", list(SOURCES)))
     for s in sources:
         _require(
             s in SOURCES,
@@ -166,7 +312,11 @@ def load_plan(path: Path | str) -> Plan:
         "at least one primary outcome is required",
     )
     periods = raw["periods"]
-    pre, post = tuple(periods.get("pre", [])), tuple(periods.get("post", []))
+    if monthly:
+        pre = _month_span(periods.get("pre", []), path, "periods.pre")
+        post = _month_span(periods.get("post", []), path, "periods.post")
+    else:
+        pre, post = tuple(periods.get("pre", [])), tuple(periods.get("post", []))
     for key, span in [("periods.pre", pre), ("periods.post", post)]:
         _require(
             len(span) == 2 and all(isinstance(y, int) for y in span) and span[0] <= span[1],
@@ -183,6 +333,13 @@ def load_plan(path: Path | str) -> Plan:
             f"periods.partially_treated[{i}].handling",
             f"must be one of {sorted(PARTIAL_HANDLING)}",
         )
+    if monthly:
+        normalised = []
+        for i, p in enumerate(partial):
+            key = f"periods.partially_treated[{i}].months"
+            lo, hi = _month_span(p.get("months", []), path, key)
+            normalised.append({**p, "periods": list(range(lo, hi + 1))})
+        partial = normalised
     inference = raw["inference"]
     alpha = inference.get("alpha", 0.05)
     _require(
@@ -215,16 +372,43 @@ def load_plan(path: Path | str) -> Plan:
         "comparison_pool.include",
         "only 'all_other_las' is implemented",
     )
+    alternatives = dict.fromkeys(ALTERNATIVES, True)
+    for key, value in (raw.get("alternatives") or {}).items():
+        _require(key in ALTERNATIVES, path, f"alternatives.{key}", f"must be one of {ALTERNATIVES}")
+        _require(isinstance(value, bool), path, f"alternatives.{key}", "must be true or false")
+        alternatives[key] = value
     its_cfg = dict(raw.get("its") or {})
-    its_cfg.setdefault("first_year", pre[0])
+    if monthly:
+        first = its_cfg.get("first_period", month_text(pre[0]))
+        try:
+            its_cfg["first_period"] = month_index(first)
+        except ValueError:
+            raise PlanError(f"{path}: key 'its.first_period': must be a month YYYY-MM") from None
+        _require(
+            its_cfg["first_period"] <= pre[0],
+            path,
+            "its.first_period",
+            "must be a month no later than the start of the pre-period",
+        )
+        its_cfg.setdefault("harmonics", 0)
+        its_cfg.setdefault("season_period", 12)
+        _require(
+            isinstance(its_cfg["harmonics"], int) and 0 <= its_cfg["harmonics"] <= 6,
+            path,
+            "its.harmonics",
+            "must be an integer from 0 (no seasonality) to 6 (Fourier pairs, period 12)",
+        )
+    else:
+        its_cfg.setdefault("first_year", pre[0])
+        _require(
+            isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] <= pre[0],
+            path,
+            "its.first_year",
+            "must be a year no later than the start of the pre-period",
+        )
+        its_cfg["first_period"] = its_cfg["first_year"]
     its_cfg.setdefault("effects", "level")
     its_cfg.setdefault("method", "ar1-reml")
-    _require(
-        isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] <= pre[0],
-        path,
-        "its.first_year",
-        "must be a year no later than the start of the pre-period",
-    )
     _require(
         its_cfg["effects"] in {"level", "level+slope"},
         path,
@@ -257,4 +441,32 @@ def load_plan(path: Path | str) -> Plan:
         disclosure_threshold=threshold,
         its=its_cfg,
         raw=raw,
+        frequency=frequency,
+        returns_files=[_data_path(f) for f in returns.get("files", [])] if monthly else [],
+        returns_contract=str(returns.get("contract", "pilot_returns")),
+        missing_data_hint=str(returns.get("if_missing", "") or "").strip(),
+        synthetic=bool(raw.get("synthetic", False)),
+        alternatives=alternatives,
     )
+
+
+def _data_path(value) -> Path:
+    """A data path from the plan: absolute, or relative to the project root."""
+    p = Path(str(value))
+    return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
+
+
+def _month_span(span, path: Path, key: str) -> tuple:
+    """[YYYY-MM, YYYY-MM] -> (first, last) month indices."""
+    _require(
+        isinstance(span, (list, tuple)) and len(span) == 2,
+        path,
+        key,
+        "must be [first_month, last_month], each written YYYY-MM",
+    )
+    try:
+        lo, hi = month_index(span[0]), month_index(span[1])
+    except ValueError as exc:
+        raise PlanError(f"{path}: key '{key}': {exc}") from None
+    _require(lo <= hi, path, key, "the first month must not be after the last")
+    return (lo, hi)

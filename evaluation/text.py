@@ -16,11 +16,13 @@ def fmt(x: float, dp: int = 1) -> str:
     return ("\u2212" + s) if x < 0 and float(s) != 0 else s
 
 
-def span(years: list[int]) -> str:
-    return f"{years[0]}" if len(years) == 1 else f"{years[0]} to {years[-1]}"
+def span(years: list[int], label=str) -> str:
+    """'2019 to 2022' (or 'Jan 2021 to Aug 2023' with a month ``label``)."""
+    first, last = label(years[0]), label(years[-1])
+    return first if len(years) == 1 else f"{first} to {last}"
 
 
-def verdict(o: OutcomeResult) -> str:
+def verdict(o: OutcomeResult, period_word: str = "year") -> str:
     """What the interval says, in words, relative to zero and the direction of improvement."""
     r = o.result
     if not r.ci_is_finite:
@@ -28,7 +30,7 @@ def verdict(o: OutcomeResult) -> str:
     if r.ci_low <= 0 <= r.ci_high:
         return (
             "The interval includes zero, so these data cannot distinguish the change from "
-            "the year-to-year variation seen in other areas."
+            f"the {period_word}-to-{period_word} variation seen in other areas."
         )
     direction = "higher" if r.estimate > 0 else "lower"
     if o.outcome.better == "neither":
@@ -54,9 +56,9 @@ def headline(ev: AreaEvaluation, o: OutcomeResult) -> str:
         moved = "rose" if r.estimate > 0 else "fell"
         change = f"{moved} by {size} {unit} more than expected from the comparison areas"
     return (
-        f"{o.outcome.label}: {ev.name}'s rate {change} between {span(r.pre_periods)} and "
-        f"{span(r.post_periods)} ({level}% interval {fmt(r.ci_low, dp)} to "
-        f"{fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}). {verdict(o)}"
+        f"{o.outcome.label}: {ev.name}'s rate {change} between {span(r.pre_periods, ev.label)} "
+        f"and {span(r.post_periods, ev.label)} ({level}% interval {fmt(r.ci_low, dp)} to "
+        f"{fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}). {verdict(o, ev.plan.period_word)}"
     )
 
 
