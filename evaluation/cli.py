@@ -249,6 +249,8 @@ def cmd_validate(args) -> int:
         for key in plan.sources:
             spec = SOURCES[key]
             targets.append((plan.data_dir / "public" / spec.file, spec.contract))
+        # a monthly plan reads returns files; a missing one is reported like any unreadable file
+        targets += [(Path(f), plan.returns_contract) for f in plan.returns_files]
     report, worst = {"files": []}, 0
     out_dir = Path(args.quarantine_dir)
     show_bar = len(targets) > 1 or any(p.exists() and p.stat().st_size > 20e6 for p, _ in targets)

@@ -554,6 +554,7 @@ def index_html(
     names: dict[str, str],
     partnerships: dict[str, str],
     available: set[str],
+    overview: bool = True,
 ) -> str:
     items = []
     for code in sorted(slugs, key=lambda c: (partnerships[c], names[c])):
@@ -575,9 +576,13 @@ def index_html(
         "table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #b1b4b6;"
         "text-align:left}</style></head><body><main>"
         f"<h1>{escape(plan.title)}: evidence reports</h1>"
-        "<p><a href='overview/index.html'>Programme overview</a>: all pilot areas side by "
-        "side, with partnership and programme-level estimates.</p>"
-        "<h2>Reports by area</h2><table><caption>Pilot areas and their reports</caption>"
+        + (
+            "<p><a href='overview/index.html'>Programme overview</a>: all pilot areas side by "
+            "side, with partnership and programme-level estimates.</p>"
+            if overview
+            else "<p>There is no programme overview for this plan.</p>"
+        )
+        + "<h2>Reports by area</h2><table><caption>Pilot areas and their reports</caption>"
         "<thead><tr><th scope='col'>Area</th><th scope='col'>LA code</th>"
         "<th scope='col'>Partnership</th></tr></thead><tbody>"
         + "".join(items)

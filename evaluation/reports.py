@@ -123,9 +123,10 @@ def render_area(
     plan_obj = load_plan(plan)
     geo = load_geography(plan_obj.data_dir)
     code = geo.resolve_area(area, plan_obj.pilot_codes)  # raises before anything is written
+    plan_obj.require_data()  # e.g. "run make demo-data first" (exit 4), before any kernel starts
     name = geo.name_for_code(code) or code
     slug = slugify(name)
-    out_root = Path(out_root) if out_root is not None else PROJECT_ROOT / "reports"
+    out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
     with tempfile.TemporaryDirectory(prefix=f"report-{slug}-") as tmp:
         tmpdir = Path(tmp)
         executed = tmpdir / "area_report.ipynb"
@@ -249,22 +250,27 @@ def render_all(
 
     from .area import save_panel
     from .overview import index_html
-    from .panel import build_panel
+    from .panel import build_panel, panel_for_plan
 
     plan_obj = load_plan(plan)
+    plan_obj.require_data()
     geo = load_geography(plan_obj.data_dir)
     codes = (
         [geo.resolve_area(a, plan_obj.pilot_codes) for a in areas]
         if areas
         else list(plan_obj.pilot_codes)
     )
-    out_root = Path(out_root) if out_root is not None else PROJECT_ROOT / "reports"
+    out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
     jobs = max(1, jobs or os.cpu_count() or 1)
     names = {c: geo.name_for_code(c) or c for c in plan_obj.pilot_codes}
     slugs = {c: slugify(names[c]) for c in plan_obj.pilot_codes}
     reports, failures = [], {}
     with tempfile.TemporaryDirectory(prefix="reports-shared-") as tmp:
-        panel = build_panel(plan_obj.data_dir, plan_obj.boundary_policy, geo=geo)
+        panel = (
+            build_panel(plan_obj.data_dir, plan_obj.boundary_policy, geo=geo)
+            if plan_obj.frequency == "year"
+            else panel_for_plan(plan_obj)
+        )
         cache = save_panel(panel, Path(tmp) / "panel.pkl")
         chunks = [codes[i::jobs] for i in range(jobs) if codes[i::jobs]]
         manager = multiprocessing.Manager()
@@ -311,22 +317,53 @@ def render_all(
         for code in missing:
             failures[code] = "the worker rendering it stopped"
         overview = None
-        try:
-            overview = render_overview(plan_obj, panel_cache=cache, out_root=out_root, seed=seed)
-        except Exception as exc:  # noqa: BLE001
-            failures["overview"] = f"{type(exc).__name__}: {exc}"
-            print(f"error: the programme overview failed: {exc}", file=sys.stderr)
+        if plan_obj.frequency != "year":
+            print(
+                "note: the programme overview is built for yearly plans only; this monthly "
+                "plan gets the area reports and the index",
+                file=sys.stderr,
+            )
+        else:
+            try:
+                overview = render_overview(
+                    plan_obj, panel_cache=cache, out_root=out_root, seed=seed
+                )
+            except Exception as exc:  # noqa: BLE001
+                failures["overview"] = f"{type(exc).__name__}: {exc}"
+                print(f"error: the programme overview failed: {exc}", file=sys.stderr)
         bar.update(1)
         bar.close()
     available = {c for c in plan_obj.pilot_codes if (out_root / slugs[c] / "index.html").exists()}
     partnerships = {p.la_code: p.partnership for p in plan_obj.pilots}
     index = out_root / "index.html"
     out_root.mkdir(parents=True, exist_ok=True)
-    _atomic_write(index, index_html(plan_obj, slugs, names, partnerships, available))
+    _atomic_write(
+        index,
+        index_html(
+            plan_obj,
+            slugs,
+            names,
+            partnerships,
+            available,
+            overview=plan_obj.frequency == "year",
+        ),
+    )
     return RenderedAll(sorted(reports, key=lambda r: r.slug), failures, overview, index)
 
 
 OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "programme_overview.ipynb"
+DEFAULT_PLAN = PROJECT_ROOT / "plans" / "change_programme_2023.yaml"
+
+
+def default_out_root(plan_obj) -> Path:
+    """``reports/`` for the default plan; ``reports/<plan name>/`` for any other plan, so a
+    synthetic or trial plan never overwrites (or becomes the "previous report" of) a real one."""
+    try:
+        is_default = Path(plan_obj.path).resolve() == DEFAULT_PLAN.resolve()
+    except OSError:
+        is_default = False
+    root = PROJECT_ROOT / "reports"
+    return root if is_default else root / plan_obj.name
 
 
 def render_overview(
@@ -334,7 +371,7 @@ def render_overview(
 ) -> Path:
     """Render ``reports/overview/index.html`` from the areas' results.json files."""
     plan_obj = plan if not isinstance(plan, (str, Path)) else load_plan(plan)
-    out_root = Path(out_root) if out_root is not None else PROJECT_ROOT / "reports"
+    out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
     with tempfile.TemporaryDirectory(prefix="overview-") as tmp:
         executed = Path(tmp) / "overview.ipynb"
         params = {
