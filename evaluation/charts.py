@@ -69,10 +69,11 @@ def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, 
     out = o.outcome
     time = ev.time
     area = units[units["unit_id"] == ev.la_code].set_index(time)[out.name].astype(float)
+    area = area.where(~area.index.isin(o.suppressed))  # disclosure control: points left out
     pool = units[units["unit_id"].isin(o.result.distribution["unit"][1:])]
     sums = pool.groupby(time)[[out.numerator, out.denominator]].sum(min_count=1)
     comp = sums[out.numerator].astype(float) / sums[out.denominator].astype(float) * 100.0
-    years = sorted(set(area.dropna().index) & set(comp.dropna().index))
+    years = sorted((set(area.dropna().index) | o.suppressed) & set(comp.dropna().index))
     area, comp = area.reindex(years), comp.reindex(years)
     if ev.monthly:  # up to the end of the post-period (later months are not used)
         years = [t for t in years if t <= ev.plan.post[1]]
@@ -114,11 +115,20 @@ def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, 
         f"Line chart of the measure '{out.label}' from {years[0]} to {years[-1]}, {ev.name} against "
         f"the comparison areas combined. In {span(r.pre_periods)} {ev.name} averaged "
         f"{fmt(pre_area)}% against {fmt(pre_comp)}% for the comparison areas; in {post} the "
-        f"figures were {fmt(area.get(post, float('nan')))}% and {fmt(comp.get(post, float('nan')))}%. "
+        f"figures were {_pct(area.get(post, float('nan')))} and {_pct(comp.get(post, float('nan')))}. "
         f"The shaded year, {start_year}, is only partly after the programme start and is left "
         f"out of the estimate."
+        + (
+            f" Years withheld because of small numbers: {', '.join(map(str, sorted(o.suppressed)))}."
+            if o.suppressed
+            else ""
+        )
     )
     return fig, alt
+
+
+def _pct(v) -> str:
+    return "withheld (small numbers)" if v is None or v != v else f"{fmt(v)}%"
 
 
 def _monthly_comparison_chart(ev, o, periods, area, comp) -> tuple[plt.Figure, str]:
@@ -373,7 +383,9 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
     level = round(100 * (1 - es.alpha))
     post = terms[terms["period"] >= start]
     post_text = "; ".join(
-        f"{ev.label(int(r.period))}: {fmt(r.estimate, dp)} ({fmt(r.ci_low, dp)} to "
+        f"{ev.label(int(r.period))}: withheld (small numbers)"
+        if r.estimate != r.estimate
+        else f"{ev.label(int(r.period))}: {fmt(r.estimate, dp)} ({fmt(r.ci_low, dp)} to "
         f"{fmt(r.ci_high, dp)})"
         for r in post.itertuples()
     )

@@ -189,16 +189,31 @@ def event_study_block(ev: AreaEvaluation, o) -> str:
     es = o.alternatives.get("event_study")
     if es is None:
         return ""
+    word = ev.plan.period_word
+    if es.diagnostics.get("withheld"):
+        return (
+            f"<h3>{word.capitalize()} by {word}: did the gap move before the programme?</h3>"
+            f"<p>Not shown: every coefficient is measured from {ev.label(es.diagnostics['reference_period'])}, "
+            "whose figure is withheld to protect small numbers. The pre-trend test result "
+            "above is still based on all the data.</p>"
+        )
     fig, alt = event_study_chart(ev, o)
     dp = o.outcome.decimals
+
+    def cell(r):
+        if r.estimate != r.estimate:  # NaN: withheld by disclosure control
+            return "<td>c</td><td>c</td><td>c</td>"
+        return (
+            f"<td>{fmt(r.estimate, dp)}</td><td>{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}</td>"
+            f"<td>{r.p_value:.2f}</td>"
+        )
+
     rows = "".join(
-        f"<tr><th scope='row'>{ev.label(int(r.period))}</th><td>{fmt(r.estimate, dp)}</td>"
-        f"<td>{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}</td><td>{r.p_value:.2f}</td></tr>"
+        f"<tr><th scope='row'>{ev.label(int(r.period))}</th>{cell(r)}</tr>"
         for r in es.terms.itertuples()
     )
     level = round(100 * (1 - es.alpha))
     ref = ev.label(es.diagnostics["reference_period"])
-    word = ev.plan.period_word
     return (
         f"<h3>{word.capitalize()} by {word}: did the gap move before the programme?</h3>"
         f"{figure_html(fig, alt, caption=alt)}"
@@ -225,7 +240,9 @@ def series_table(ev: AreaEvaluation, index: int) -> str:
     body = []
     for year in sorted(int(y) for y in treated):
         den = row.loc[year, o.outcome.denominator] if year in row.index else pd.NA
-        den_txt = "x" if pd.isna(den) else ("c" if int(den) < threshold else f"{int(den):,}")
+        den_txt = "x" if pd.isna(den) else ("c" if 0 < int(den) < threshold else f"{int(den):,}")
+        rate = treated[str(year)]
+        rate_txt = "c" if year in o.suppressed or rate is None else fmt(rate)
         use = (
             "pre-period"
             if year in o.result.pre_periods
@@ -234,12 +251,14 @@ def series_table(ev: AreaEvaluation, index: int) -> str:
             else "not used"
         )
         body.append(
-            f"<tr><th scope='row'>{ev.label(year)}</th><td>{fmt(treated[str(year)])}</td>"
+            f"<tr><th scope='row'>{ev.label(year)}</th><td>{rate_txt}</td>"
             f"<td>{fmt(comp[str(year)])}</td><td>{den_txt}</td><td>{use}</td></tr>"
         )
     return (
         f"<table><caption>{escape(o.outcome.label)}: {escape(ev.name)} and the comparison "
-        f"areas combined (%). Denominators below {threshold} are shown as c.</caption>"
+        f"areas combined (%). c = withheld to protect small numbers: a denominator below "
+        f"{threshold}, a rate that would reveal a count below {threshold}, or a second "
+        "value hidden so that the published averages cannot reveal the first.</caption>"
         f"<thead><tr><th scope='col'>{ev.plan.period_word.capitalize()}</th><th scope='col'>"
         + escape(ev.name)
         + " (%)</th><th scope='col'>Comparison areas (%)</th><th scope='col'>"
@@ -522,16 +541,25 @@ def robustness(ev: AreaEvaluation) -> str:
                     float(t["p_value"]),
                 )
             )
+        names = {
+            **ALTERNATIVE_LABELS,
+            "its_single": "Interrupted time series, area alone (level change)",
+        }
+        for key in o.withheld:
+            lines.append((names.get(key, key), None, None, None, None))
         for i, (label, est, lo, hi, p) in enumerate(lines):
             first = (
                 f"<th scope='row' rowspan='{len(lines)}'>{escape(o.outcome.label)}</th>"
                 if i == 0
                 else ""
             )
-            rows.append(
-                f"<tr>{first}<td>{escape(label)}</td><td>{fmt(est, dp)}</td>"
-                f"<td>{fmt(lo, dp)} to {fmt(hi, dp)}</td><td>{p:.3f}</td></tr>"
+            cells = (
+                "<td>c</td><td>c</td><td>c</td>"
+                if est is None
+                else f"<td>{fmt(est, dp)}</td><td>{fmt(lo, dp)} to {fmt(hi, dp)}</td>"
+                f"<td>{p:.3f}</td>"
             )
+            rows.append(f"<tr>{first}<td>{escape(label)}</td>{cells}</tr>")
     level = round(100 * (1 - ev.plan.alpha))
     its_note = (
         "The interrupted time series use more years (from "
@@ -543,6 +571,7 @@ def robustness(ev: AreaEvaluation) -> str:
     return (
         "<h2>Robustness: the same question, different methods</h2>"
         "<p>If the methods broadly agree, the finding does not hang on one set of assumptions. "
+        "c = withheld to protect small numbers. "
         f"{its_note}"
         f"<table><caption>Estimates by method ({level}% intervals; percentage points)</caption>"
         "<thead><tr><th scope='col'>Outcome</th><th scope='col'>Method</th>"

@@ -50,3 +50,27 @@ def test_failed_pre_trend_test_is_a_caveat_beside_the_headline(ev):
     finally:
         es.diagnostics["pre_trend_test"] = original
     assert "Caution: pre-trend" not in sections.summary(ev) or o.pre_trend_fails()
+
+
+def test_disclosure_control_withholds_small_numbers_everywhere(panel):
+    """Camden's timeliness rates would reveal fewer than 10 late plans in every year (e.g. 122
+    of 129 on time in 2019): each year is withheld in every per-year output, estimates that
+    would give a withheld value back are withheld, and the interval is not clipped by bounds
+    computed from withheld values."""
+    ev = evaluate_area("camden", PLAN, panel=panel)
+    o = ev.outcomes[0]
+    assert o.outcome.name == "timeliness_20wk_ex"
+    assert {2019, 2020, 2021, 2022, 2024} <= o.suppressed
+    assert set(o.withheld) == {"synthetic_control", "synthetic_did", "its_single"}
+    assert "bounds" in o.result.conventions and "not applied" in o.result.conventions["bounds"]
+    d = json.loads(ev.to_json())["outcomes"][0]
+    assert all(v is None for v in d["diagnostics"]["treated_series"].values())
+    assert d["disclosure"]["why"]["2019"] == "primary"
+    table = sections.series_table(ev, 0)
+    assert table.count("</th><td>c</td>") == 5  # the area's rate column, every year shown
+    assert "Not shown" in sections.outcome_section(ev, 0)  # event study measured from 2022
+    rob = sections.robustness(ev)
+    assert rob.count("<td>c</td><td>c</td><td>c</td>") >= 3
+    # an outcome without small numbers is untouched
+    tribunal = next(x for x in ev.outcomes if x.outcome.name == "tribunal_appeal_rate")
+    assert not tribunal.suppressed and "synthetic_control" in tribunal.alternatives

@@ -86,6 +86,9 @@ def _plan_dict(returns_file) -> dict:
             "harmonics": 2,
         },
         "inference": {"method": "placebo_in_space", "alpha": 0.05, "seed": 20230901},
+        # the estimators are under test here; disclosure control (which withholds most monthly
+        # values of a half-size synthetic area) is tested in tests/test_area_estimators.py
+        "disclosure": {"threshold": 1},
         # SDID's placebo refits take most of an area's time; the shipped demo plan keeps it
         "alternatives": {"synthetic_did": False},
     }
