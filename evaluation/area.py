@@ -615,9 +615,54 @@ def bound_interval(res: EstimationResult, post_vals: pd.Series, bounds: tuple) -
         )
 
 
-# Placebo fits of synthetic DiD do not involve the pilot, so every pilot evaluated in this
-# process against the same donors shares them (see models/synth.py, placebo_cache).
-_SDID_PLACEBOS: dict = {}
+class _DiskCache(dict):
+    """A dict that also keeps its entries in ``.cache/`` (git-ignored), one pickle per key.
+
+    Keys are hashed together with the source of ``models/synth.py``, so a change to the
+    algorithm never reuses an old result; the synthetic-DiD keys already include a digest of
+    the donors' data.  Unreadable or unwritable files are ignored (the work is redone)."""
+
+    def _path(self, key):
+        import hashlib
+
+        from .panel import CACHE_DIR
+
+        code = (Path(__file__).parent / "models" / "synth.py").read_bytes()
+        digest = hashlib.sha256(repr(key).encode() + code).hexdigest()[:32]
+        return CACHE_DIR / f"sdid-placebos-{digest}.pkl"
+
+    def __contains__(self, key):
+        if dict.__contains__(self, key):
+            return True
+        import pickle
+
+        try:
+            with open(self._path(key), "rb") as fh:
+                dict.__setitem__(self, key, pickle.load(fh))  # noqa: S301 - our own cache
+            return True
+        except Exception:  # noqa: BLE001 - missing or damaged: recompute
+            return False
+
+    def __setitem__(self, key, value):
+        import os
+        import pickle
+
+        dict.__setitem__(self, key, value)
+        path = self._path(key)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+
+# Placebo fits of synthetic DiD do not involve the pilot, so every pilot evaluated against the
+# same donors shares them (see models/synth.py, placebo_cache): in this process, and across
+# runs through .cache/ (keyed by the donors' data and the synthetic-DiD code).
+_SDID_PLACEBOS: dict = _DiskCache()
 
 
 def pre_fit_check(res: EstimationResult, mid: float) -> dict:

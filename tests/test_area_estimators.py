@@ -74,3 +74,17 @@ def test_disclosure_control_withholds_small_numbers_everywhere(panel):
     # an outcome without small numbers is untouched
     tribunal = next(x for x in ev.outcomes if x.outcome.name == "tribunal_appeal_rate")
     assert not tribunal.suppressed and "synthetic_control" in tribunal.alternatives
+
+
+def test_sdid_placebo_cache_survives_the_process(tmp_path, monkeypatch):
+    import evaluation.panel as panel_module
+    from evaluation.area import _DiskCache
+
+    monkeypatch.setattr(panel_module, "CACHE_DIR", tmp_path)
+    key = ("sdid", ("a", "b"), (1, 2), (3,), 10_000, "digest")
+    first = _DiskCache()
+    assert key not in first
+    first[key] = (1.5, [0.2, 0.8])
+    fresh = _DiskCache()  # a later run
+    assert key in fresh and fresh[key] == (1.5, [0.2, 0.8])
+    assert ("other",) not in fresh
