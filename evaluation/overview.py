@@ -36,6 +36,7 @@ class Overview:
     robustness: dict = field(default_factory=dict)  # outcome -> {key: EstimationResult}
     power: PowerAnalysis | None = None  # MDE of the plan's designs (evaluation/power.py)
     power_error: str = ""  # why the power analysis is missing, if it is
+    errors: dict = field(default_factory=dict)  # outcome -> why no programme estimate
 
     def to_dict(self) -> dict:
         """``reports/overview/results.json``: every programme-level estimate names its
@@ -70,6 +71,7 @@ class Overview:
                     }
                     for name, r in self.programme.items()
                 },
+                "programme_not_estimable": dict(self.errors),
                 "partnerships": self.partnerships.to_dict(orient="records"),
                 "areas_missing": list(self.missing),
                 "power": self.power.to_dict() if self.power is not None else None,
@@ -142,7 +144,7 @@ def build_overview(
     treated: dict[str, list[str]] = {}
     for p in plan.pilots:
         treated.setdefault(p.partnership, []).append(p.la_code)
-    programme, parts, robustness = {}, [], {}
+    programme, parts, robustness, errors = {}, [], {}, {}
     for planned in plan.outcomes:
         o = CATALOGUE[planned.name]
         kw = dict(
@@ -152,34 +154,42 @@ def build_overview(
             pre=plan.pre_years,
             post=plan.post_years,
         )
-        programme[o.name] = programme_did(
-            panel.units,
-            treated=treated,
-            pool=pool,
-            region_of=panel.regions,
-            permutations=permutations,
-            seed=plan.seed,
-            alpha=plan.alpha,
-            **kw,
-        )
-        robustness[o.name] = programme_robustness(
-            panel.units, treated=treated, pool=pool, seed=plan.seed, alpha=plan.alpha, **kw
-        )
-        for part, members in treated.items():
-            r = partnership_did(panel.units, members, pool, alpha=plan.alpha, **kw)
-            parts.append(
-                {
-                    "partnership": part,
-                    "outcome": o.name,
-                    "n_las": len(members),
-                    "estimate": r.estimate,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "p_value": r.p_value,
-                }
+        try:
+            programme[o.name] = programme_did(
+                panel.units,
+                treated=treated,
+                pool=pool,
+                region_of=panel.regions,
+                permutations=permutations,
+                seed=plan.seed,
+                alpha=plan.alpha,
+                **kw,
             )
+            robustness[o.name] = programme_robustness(
+                panel.units, treated=treated, pool=pool, seed=plan.seed, alpha=plan.alpha, **kw
+            )
+        except ValueError as exc:  # reported on the page, the rest of the overview renders
+            errors[o.name] = str(exc)
+        for part, members in treated.items():
+            row = {"partnership": part, "outcome": o.name, "n_las": len(members)}
+            try:
+                r = partnership_did(panel.units, members, pool, alpha=plan.alpha, **kw)
+                row.update(
+                    estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value
+                )
+            except ValueError:
+                row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
+            parts.append(row)
     return Overview(
-        plan, areas, programme, pd.DataFrame(parts), missing, robustness, power, power_error
+        plan,
+        areas,
+        programme,
+        pd.DataFrame(parts),
+        missing,
+        robustness,
+        power,
+        power_error,
+        errors,
     )
 
 

@@ -98,14 +98,18 @@ def test_programme_did_is_seeded_and_finds_a_large_effect():
     assert len(a.distribution) == 199 and a.se is None
 
 
-def test_index_page_passes_the_browser_and_axe_checks(two_area_plan, tmp_path):
+def test_index_and_overview_pass_the_browser_and_axe_checks(two_area_plan, tmp_path):
     from .test_report import _browser_check
 
     out = tmp_path / "reports"
     render_all(two_area_plan, out_root=out, jobs=2, progress=False, areas=["805"])
-    result = _browser_check(out / "index.html")
-    assert result["consoleErrors"] == [] and result["requests"] == []
-    assert [v for v in result["violations"] if v["impact"] in {"serious", "critical"}] == []
+    pages = [out / "index.html", out / "overview" / "index.html"]
+    assert pages[1].exists()  # the overview (with robustness and power sections) rendered
+    for page in pages:
+        result = _browser_check(page)
+        assert result["consoleErrors"] == [] and result["requests"] == [], page
+        bad = [v for v in result["violations"] if v["impact"] in {"serious", "critical"}]
+        assert bad == [], page
 
 
 def test_placebo_programmes_draw_distinct_units_within_regions_and_match_a_direct_fit():

@@ -132,6 +132,11 @@ def programme_did(
         pre=pre,
         post=post,
     )
+    if not math.isfinite(tau):
+        raise ValueError(
+            "the pilots combined lack the outcome in some pre- or post-period (a pilot's "
+            "figures are missing or suppressed), so the programme estimate is not defined"
+        )
     years = list(pre) + list(post)
     usable = units[units["unit_id"].isin(pool) & units["year"].isin(years)]
     good = usable.groupby("unit_id").apply(
