@@ -50,6 +50,7 @@ import pandas as pd
 from .contracts import (
     MONTHS,
     PARALLEL_ROWS,
+    Encoded,
     ValidationResult,
     load_contract,
     parse_iso_dates,
@@ -158,7 +159,11 @@ def _to_day(value) -> np.datetime64:
 
 
 # ---- counting ----------------------------------------------------------------------------------
-NA_DAY = np.int64(1 << 40)  # "no date" as a day number: later than any real date
+# "No date" as a day number: later than any real date (int32 day numbers keep a million records'
+# arrays small; day numbers of real dates stay far below it, and so does a date + 140 days).
+NA_DAY = np.int32(1 << 30)
+FAR = np.int32(1 << 30)  # period index of "no date" or a day beyond the lookup table
+COUNT_BLOCK = 1 << 16  # records counted per block (keeps per-record temporaries small)
 
 
 def _encoded(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +187,32 @@ def _is(codes: np.ndarray, uniques: np.ndarray, *values: str) -> np.ndarray:
     return hit[codes]
 
 
-def day_numbers(series: pd.Series) -> np.ndarray:
-    """YYYY-MM-DD text -> days since 1970-01-01 (int64), :data:`NA_DAY` for blanks.  Each
+def _day_table(series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, day number of each distinct value): int32 days since 1970-01-01,
+    :data:`NA_DAY` for blanks.  ``series`` is YYYY-MM-DD text or a date column's
+    :class:`~evaluation.contracts.Encoded` from validation (dates already parsed there); each
     distinct date is parsed once, strictly, by the contracts' parser."""
-    codes, uniques = _encoded(series)
-    parsed = parse_iso_dates(pd.Series(uniques, dtype=object))
+    if isinstance(series, Encoded) and series.parsed is not None:
+        codes, parsed = series.codes, series.parsed
+    else:
+        codes, uniques = _encoded(series)
+        parsed = parse_iso_dates(pd.Series(uniques, dtype=object))
     days = np.where(np.isnat(parsed), NA_DAY, parsed.astype("datetime64[D]").astype(np.int64))
+    return codes, days.astype(np.int32)
+
+
+def day_numbers(series) -> np.ndarray:
+    """YYYY-MM-DD text (or its :class:`~evaluation.contracts.Encoded`) -> int32 days since
+    1970-01-01 per row, :data:`NA_DAY` for blanks."""
+    codes, days = _day_table(series)
     return days[codes]
+
+
+def _codes(series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) of a text column or of its encoding from validation."""
+    if isinstance(series, Encoded):
+        return series.codes, series.values
+    return _encoded(series)
 
 
 def _period_of_month(m, freq: str):
@@ -211,6 +235,7 @@ def count_cases(
     freq: str = "month",
     cutoff=None,
     start=None,
+    encoded: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Count accepted case records (text columns as in the contract) per LA code and period.
 
@@ -219,79 +244,94 @@ def count_cases(
     cut-off, records with a plan date that cannot count).  Vectorised: dates become integer day
     numbers (each distinct date parsed once), categories are hash-encoded, months come from a
     day -> month lookup table and every count is one ``np.bincount`` over ``LA x period``.
+    ``encoded``: per column, the encoding validation already made of these rows
+    (:attr:`~evaluation.contracts.ValidationResult.encoded`), so nothing is encoded or parsed
+    twice.  What depends on one column only (the cut-off, a date's period) is computed once
+    per distinct value; per-row arrays are int32 and updated in place, so a million records
+    need a few tens of MB.
     """
     if freq not in FREQS:
         raise ValueError(f"freq must be one of {', '.join(FREQS)}, not {freq!r}")
-    # hash-encode every column once; on large frames two threads share the work (pyarrow
-    # releases the GIL), as the contract checks do
+    # hash-encode every column once (unless validation did); on large frames two threads share
+    # the work (pyarrow releases the GIL), as the contract checks do
     cats = ["request_outcome", "assessment_outcome", "exception_20wk", "la_code"]
-    if len(records) >= PARALLEL_ROWS:
+    source = {c: records[c] for c in DATE_COLUMNS + cats}
+    for c, e in (encoded or {}).items():
+        if c in source and isinstance(e, Encoded) and len(e) == len(records):
+            source[c] = e
+    if len(records) >= PARALLEL_ROWS and any(not isinstance(v, Encoded) for v in source.values()):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            day_jobs = {c: pool.submit(day_numbers, records[c]) for c in DATE_COLUMNS}
-            cat_jobs = {c: pool.submit(_encoded, records[c]) for c in cats}
-            days = {c: j.result() for c, j in day_jobs.items()}
+            day_jobs = {c: pool.submit(_day_table, source[c]) for c in DATE_COLUMNS}
+            cat_jobs = {c: pool.submit(_codes, source[c]) for c in cats}
+            tables = {c: j.result() for c, j in day_jobs.items()}
             enc = {c: j.result() for c, j in cat_jobs.items()}
     else:
-        days = {c: day_numbers(records[c]) for c in DATE_COLUMNS}
-        enc = {c: _encoded(records[c]) for c in cats}
-    recv = days["request_received_date"]
+        tables = {c: _day_table(source[c]) for c in DATE_COLUMNS}
+        enc = {c: _codes(source[c]) for c in cats}
+    del source
+    n = len(records)
     if cutoff is None:
-        latest = max(int(d[d < NA_DAY].max(initial=-(1 << 40))) for d in days.values())
+        latest = -(1 << 40)
+        for codes, days in tables.values():  # latest date any row holds
+            held = days[np.bincount(codes, minlength=len(days)) > 0] if n else days[:0]
+            held = held[held < NA_DAY]
+            if len(held):
+                latest = max(latest, int(held.max()))
         if latest <= -(1 << 40):
             raise ValueError("no dated records to count")
         month = np.datetime64(latest, "D").astype("datetime64[M]")
         cut = int(((month + np.timedelta64(1, "M")).astype("datetime64[D]")).astype(np.int64)) - 1
     else:
         cut = int(_to_day(cutoff).astype(np.int64))
-    for c in DATE_COLUMNS[1:]:  # events after the cut-off have not happened (yet)
-        days[c] = np.where(days[c] > cut, NA_DAY, days[c])
-    dec, a_date, plan = (
-        days["request_outcome_date"],
-        days["assessment_outcome_date"],
-        days["plan_issue_date"],
-    )
-    in_scope = recv <= cut
-    if not in_scope.any():
+
+    # per distinct value: day numbers (events after the cut-off have not happened yet), the
+    # categories' meanings, each LA's rank
+    def censored(c: str) -> tuple[np.ndarray, np.ndarray]:
+        codes, days = tables[c]
+        return codes, np.where(days > cut, NA_DAY, days).astype(np.int32)
+
+    recv_c, recv_u = tables["request_received_date"]
+    dec_c, dec_u = censored("request_outcome_date")
+    a_date_c, a_date_u = censored("assessment_outcome_date")
+    plan_c, plan_u = censored("plan_issue_date")
+    scope_u = recv_u <= cut  # received on or before the cut-off
+    scope_held = scope_u & (np.bincount(recv_c, minlength=len(recv_u)) > 0)
+    if not scope_held.any():
         raise ValueError(f"no request was received on or before the cut-off {_iso(cut)}")
     r_codes, r_uniq = enc["request_outcome"]
     a_codes, a_uniq = enc["assessment_outcome"]
     x_codes, x_uniq = enc["exception_20wk"]
-    exc = _is(x_codes, x_uniq, "1")
-    closed_request = _is(r_codes, r_uniq, "not_assess", "withdrawn")
-    has_plan = in_scope & (plan < NA_DAY)
-    bad_plan = has_plan & closed_request
-    is_plan = has_plan & ~closed_request & _is(a_codes, a_uniq, "issued")
-    within = is_plan & (plan - recv <= CLOCK_DAYS)
-    not_assess = in_scope & _is(r_codes, r_uniq, "not_assess") & (dec < NA_DAY)
-    # closure: the first event that ends the case (NA_DAY = still open at the cut-off)
-    closure = np.where(is_plan, plan, NA_DAY)
-    a_closes = (a_date < NA_DAY) & _is(a_codes, a_uniq, "not_issued", "withdrawn")
-    closure = np.where(a_closes & ~is_plan, a_date, closure)
-    closure = np.where(closed_request & (dec < NA_DAY), dec, closure)
-    due = recv + CLOCK_DAYS  # open past this day: can no longer be within 20 weeks
+    exc_u = np.isin(x_uniq.astype(str), ["1"])
+    closed_request_u = np.isin(r_uniq.astype(str), ["not_assess", "withdrawn"])
+    not_assess_u = np.isin(r_uniq.astype(str), ["not_assess"])
+    issued_u = np.isin(a_uniq.astype(str), ["issued"])
+    a_closes_u = np.isin(a_uniq.astype(str), ["not_issued", "withdrawn"])
 
     l_codes, l_uniq = enc["la_code"]
     order = np.argsort(l_uniq.astype(str))
     codes = l_uniq[order].astype(str)
-    rank = np.empty(len(order), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order))
-    la_idx = rank[l_codes]
     n_la = len(codes)
 
-    d_lo = int(recv[in_scope].min())
-    table = _month_table(d_lo, cut + CLOCK_DAYS + 1)
+    d_lo = int(recv_u[scope_held].min())
+    d_hi = cut + CLOCK_DAYS + 1
+    p_table = _period_of_month(_month_table(d_lo, d_hi), freq)
 
     def period(d: np.ndarray) -> np.ndarray:
-        """Period index of day numbers (a far-future period for NA or beyond the table)."""
-        ok = (d >= d_lo) & (d <= cut + CLOCK_DAYS + 1)
-        m = table[np.where(ok, d - d_lo, 0)]
-        return np.where(ok, _period_of_month(m, freq), np.int64(1 << 40))
+        """Period index of day numbers (:data:`FAR` for NA or beyond the table)."""
+        ok = (d >= d_lo) & (d <= d_hi)
+        return np.where(ok, p_table[np.where(ok, d - d_lo, 0)], FAR).astype(np.int32)
 
-    p_recv = period(np.where(in_scope, recv, NA_DAY))
+    p_recv_u = period(np.where(scope_u, recv_u, NA_DAY))
+    p_plan_u = period(plan_u)
+    due_u = recv_u + np.int32(CLOCK_DAYS)  # open past this day: can no longer be within 20 weeks
+    p_due_u = period(due_u)
+    overdue_at_cut_u = due_u <= cut
     p_last = int(_period_of_month(_month_table(cut + 1, cut + 1)[0], freq)) - 1
-    p_lo = int(p_recv[in_scope].min())
+    p_lo = int(p_recv_u[scope_held].min())
     if start is not None:
         month = _to_day(start).astype("datetime64[M]").astype(np.int64)
         p_first = int(_period_of_month(month, freq))
@@ -302,21 +342,70 @@ def count_cases(
         raise ValueError(f"no complete {freq} between the first request and the cut-off")
 
     cells = n_la * n_p
+    la_base_u = rank * np.int32(n_p)  # first cell of each LA
 
-    def cell(mask: np.ndarray, per: np.ndarray) -> np.ndarray:
+    def cell(mask: np.ndarray, per: np.ndarray, la_base: np.ndarray) -> np.ndarray:
         """LA x period cell of each record (``cells`` = outside: masked out or after the cut-off;
-        no event precedes the first request, so nothing falls before p_lo)."""
-        p = per - p_lo
-        return np.where(mask & (p < n_p), la_idx * n_p + p, cells)
+        no event precedes the first request, so nothing falls before p_lo).  Reuses ``per``."""
+        per -= np.int32(p_lo)
+        outside = ~(mask & (per < n_p))
+        per += la_base
+        np.copyto(per, np.int32(cells), where=outside)
+        return per
 
-    def tally(flat: np.ndarray, code: np.ndarray | None = None, k: int = 1) -> np.ndarray:
-        """Counts per cell (and per ``code`` in 0..k-1): shape (n_la, n_p, k)."""
-        idx = flat * k + code if code is not None else flat
-        return np.bincount(idx, minlength=(cells + 1) * k)[: cells * k].reshape(n_la, n_p, k)
+    # one pass over blocks of records (small temporaries); each count is a bincount over
+    # LA x period cells (x a code), summed over the blocks
+    plans = np.zeros((cells + 1) * 4, dtype=np.int64)  # x (within 20 weeks, exception)
+    requests = np.zeros((cells + 1) * 2, dtype=np.int64)  # x not_assess
+    closed, overdue, overdue_closed = (np.zeros(cells + 1, dtype=np.int64) for _ in range(3))
+    open_at_cutoff = open_over_20_weeks = records_counted = after_cutoff = 0
+    bad_plans = []
+    for lo in range(0, n, COUNT_BLOCK):
+        rows = slice(lo, min(n, lo + COUNT_BLOCK))
+        recv = recv_u[recv_c[rows]]
+        in_scope = scope_u[recv_c[rows]]
+        dec = dec_u[dec_c[rows]]
+        plan = plan_u[plan_c[rows]]
+        r_code, a_code = r_codes[rows], a_codes[rows]
+        closed_request = closed_request_u[r_code]
+        has_plan = in_scope & (plan < NA_DAY)
+        bad_plans.append(np.flatnonzero(has_plan & closed_request) + lo)
+        is_plan = has_plan & ~closed_request & issued_u[a_code]
+        within = is_plan & (plan - recv <= CLOCK_DAYS)
+        not_assess = in_scope & not_assess_u[r_code] & (dec < NA_DAY)
+        # closure: the first event that ends the case (NA_DAY = still open at the cut-off)
+        closure = np.full(len(recv), NA_DAY, dtype=np.int32)
+        np.copyto(closure, plan, where=is_plan)
+        a_date = a_date_u[a_date_c[rows]]
+        np.copyto(closure, a_date, where=(a_date < NA_DAY) & a_closes_u[a_code] & ~is_plan)
+        np.copyto(closure, dec, where=closed_request & (dec < NA_DAY))
+        due = due_u[recv_c[rows]]
+        la_base = la_base_u[l_codes[rows]]
 
-    # plans: one pass over (within, exception) codes; requests: one pass over not_assess
-    plans = tally(cell(is_plan, period(plan)), within * 2 + exc, 4)
-    requests = tally(cell(in_scope, p_recv), not_assess.astype(np.int64), 2)
+        flat = cell(is_plan, p_plan_u[plan_c[rows]], la_base)
+        flat *= 4
+        flat += within * np.int32(2) + exc_u[x_codes[rows]]
+        plans += np.bincount(flat, minlength=len(plans))
+        flat = cell(in_scope, p_recv_u[recv_c[rows]], la_base)
+        flat *= 2
+        flat += not_assess
+        requests += np.bincount(flat, minlength=len(requests))
+        # stocks at each period end by cumulative counts (closure >= receipt by the contract's
+        # chronology rule): open(p) = #received by the end of p - #closed by then;
+        # overdue(p) = #(received + 140 <= end of p) - #(max(received + 140, closure) <= end
+        # of p)
+        closed += np.bincount(cell(in_scope, period(closure), la_base), minlength=cells + 1)
+        overdue += np.bincount(cell(in_scope, p_due_u[recv_c[rows]], la_base), minlength=cells + 1)
+        late_close = period(np.maximum(due, closure))
+        overdue_closed += np.bincount(cell(in_scope, late_close, la_base), minlength=cells + 1)
+        still_open = in_scope & (closure == NA_DAY)
+        open_at_cutoff += int(still_open.sum())
+        open_over_20_weeks += int((still_open & overdue_at_cut_u[recv_c[rows]]).sum())
+        records_counted += int(in_scope.sum())
+        after_cutoff += int(((recv < NA_DAY) & ~in_scope).sum())
+
+    plans = plans[: cells * 4].reshape(n_la, n_p, 4)
+    requests = requests[: cells * 2].reshape(n_la, n_p, 2)
     received = requests.sum(axis=2)
     out = {
         "plans_issued_den": plans.sum(axis=2),
@@ -326,28 +415,24 @@ def count_cases(
         "requests_received": received,
         "requests_decided_not_to_assess": requests[..., 1],
     }
-    # stocks at each period end by cumulative counts (closure >= receipt by the contract's
-    # chronology rule): open(p) = #received by the end of p - #closed by then;
-    # overdue(p) = #(received + 140 <= end of p) - #(max(received + 140, closure) <= end of p)
-    closed = tally(cell(in_scope, period(closure)))[..., 0]
-    overdue = tally(cell(in_scope, period(due)))[..., 0]
-    overdue_closed = tally(cell(in_scope, period(np.maximum(due, closure))))[..., 0]
+    closed, overdue, overdue_closed = (
+        v[:cells].reshape(n_la, n_p) for v in (closed, overdue, overdue_closed)
+    )
     out["open_at_period_end"] = np.cumsum(received - closed, axis=1)
     out["open_over_20_weeks_at_period_end"] = np.cumsum(overdue - overdue_closed, axis=1)
     frame = pd.DataFrame({k: v.ravel() for k, v in out.items()})
     frame.insert(0, "period", np.tile(np.arange(p_lo, p_lo + n_p), n_la))
     frame.insert(0, "old_la_code", np.repeat(codes, n_p))
     frame = frame[frame["period"] >= p_first].reset_index(drop=True)
-    still_open = in_scope & (closure == NA_DAY)
     facts = {
         "cutoff": dt.date.fromisoformat(_iso(cut)),
         "first_period": p_first,
         "last_period": p_last,
-        "open_at_cutoff": int(still_open.sum()),
-        "open_over_20_weeks_at_cutoff": int((still_open & (due <= cut)).sum()),
-        "records_counted": int(in_scope.sum()),
-        "plan_on_closed_request": np.flatnonzero(bad_plan),
-        "after_cutoff": int(((recv < NA_DAY) & ~in_scope).sum()),
+        "open_at_cutoff": open_at_cutoff,
+        "open_over_20_weeks_at_cutoff": open_over_20_weeks,
+        "records_counted": records_counted,
+        "plan_on_closed_request": np.concatenate(bad_plans) if bad_plans else np.array([], int),
+        "after_cutoff": after_cutoff,
     }
     return frame, facts
 
@@ -445,10 +530,17 @@ def cases_to_panel(
             results.append(validate_file(item, contract, geo))
     info = CasesInfo(results, freq, None)
     cols = ["case_id", "la_code", "request_outcome", "assessment_outcome", "exception_20wk"]
-    parts = [r.accepted[cols + DATE_COLUMNS] for r in results if r.rows_accepted]
+    accepted = [r for r in results if r.rows_accepted]
+    parts = [r.accepted[cols + DATE_COLUMNS] for r in accepted]
     if not parts:
         return pd.DataFrame(columns=ID_COLUMNS + MEASURES + STOCKS), info
     records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    # the encodings validation made (dates parsed once), stacked like the records
+    encoded = {
+        c: Encoded.concat([r.encoded[c] for r in accepted])
+        for c in DATE_COLUMNS + cols[1:]
+        if all(c in r.encoded for r in accepted)
+    }
     if len(parts) > 1:
         dup = records["case_id"].duplicated(keep="first").to_numpy()
         if dup.any():
@@ -465,7 +557,8 @@ def cases_to_panel(
                 )
             )
             records = records[~dup]
-    counts, facts = count_cases(records, freq=freq, cutoff=cutoff, start=start)
+            encoded = {c: e.take(~dup) for c, e in encoded.items()}
+    counts, facts = count_cases(records, freq=freq, cutoff=cutoff, start=start, encoded=encoded)
     bad = facts["plan_on_closed_request"]
     if len(bad):
         info.findings.append(

@@ -8,7 +8,10 @@ column, rule and severity:
 
 1. **parse**: each cell is a value of the column's type or one of *this source's* symbols;
 2. **column checks** with pandera (types, ranges, allowed values, patterns, required values),
-   built from the YAML;
+   built from the YAML.  Every check is a function of the cell value alone, so columns whose
+   values repeat (categories, codes, dates) are hash-encoded once and checked on their distinct
+   values, failures spread back to the rows that hold them; free text (such as case_id) is
+   checked row by row.  Findings are the same, in the same order, either way;
 3. **rules beyond types**: unique keys and duplicate submissions, time_period width against
    time_identifier and one family per file, numerator <= denominator, published percentages
    against their recomputation (0.1 points), (name, code) pairs against the LA lookup, case
@@ -284,6 +287,9 @@ class ValidationResult:
     findings: list[Finding]
     symbols: pd.DataFrame | None = None  # per cell: the symbol found ("" for values)
     withheld_values: bool = False  # personal data: values never written anywhere
+    # accepted rows of the hash-encoded columns (codes into distinct values; dates parsed once),
+    # so that callers such as the case-level ingest need not encode or parse them again
+    encoded: dict[str, Encoded] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rows_accepted(self) -> int:
@@ -368,15 +374,114 @@ def _strict_iso(values: np.ndarray) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[D]")
 
 
-def date_findings(frame: pd.DataFrame, col: str, parsed: np.ndarray, file: str) -> list[Finding]:
-    """iso_date findings: non-empty cells that are not real YYYY-MM-DD dates."""
+@dataclass
+class Encoded:
+    """A text column as integer codes into its distinct values (hash encoding).
+
+    Checks whose outcome depends on the cell value alone run once per distinct value and are
+    spread back to the rows through ``codes``: a column of a million dates has a few hundred
+    distinct values.  ``parsed`` holds, for a date column, each distinct value parsed strictly
+    (NaT when it is not a real YYYY-MM-DD date)."""
+
+    codes: np.ndarray  # one per row: position of the row's value in ``values``
+    values: np.ndarray  # the distinct values (object array of str), in order of first appearance
+    parsed: np.ndarray | None = None  # datetime64[D] per distinct value (date columns)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def rows(self, hit: np.ndarray) -> np.ndarray:
+        """Positions of the rows whose value is flagged in ``hit`` (a mask over ``values``)."""
+        return np.flatnonzero(hit[self.codes])
+
+    def mask(self, hit: np.ndarray) -> np.ndarray:
+        """Row mask from a mask over the distinct values."""
+        return hit[self.codes]
+
+    def dates(self) -> np.ndarray:
+        """datetime64[D] per row (NaT for blanks and non-dates)."""
+        return self.parsed[self.codes]
+
+    def take(self, keep: np.ndarray) -> Encoded:
+        """The encoding of a subset of rows (boolean mask or positions): only the values those
+        rows hold remain."""
+        codes = self.codes[keep]
+        present = np.zeros(len(self.values), dtype=bool)
+        present[codes] = True
+        if present.all():
+            return Encoded(codes, self.values, self.parsed)
+        position = (np.cumsum(present) - 1).astype(codes.dtype)
+        parsed = self.parsed[present] if self.parsed is not None else None
+        return Encoded(position[codes], self.values[present], parsed)
+
+    @staticmethod
+    def concat(parts: list[Encoded]) -> Encoded:
+        """One encoding for rows stacked in order (distinct values merged)."""
+        if len(parts) == 1:
+            return parts[0]
+        values = pd.unique(np.concatenate([p.values for p in parts]))
+        values = np.asarray(values, dtype=object)
+        position = {v: i for i, v in enumerate(values)}
+        dtype = _code_dtype(len(values))
+        codes = np.concatenate(
+            [np.array([position[v] for v in p.values], dtype=dtype)[p.codes] for p in parts]
+        )
+        parsed = None
+        if all(p.parsed is not None for p in parts):
+            parsed = np.empty(len(values), dtype="datetime64[D]")
+            for p in parts:
+                parsed[[position[v] for v in p.values]] = p.parsed
+        return Encoded(codes, values, parsed)
+
+
+def encode(text: pd.Series, *, dates: bool = False) -> Encoded | None:
+    """Hash-encode a text column (pyarrow ``dictionary_encode``; pandas ``factorize`` for other
+    storage).  None when a cell is missing (NA): such a column is checked row by row.  With
+    ``dates``, each distinct value is also parsed strictly as YYYY-MM-DD."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes = values = None
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        arr = pa.array(text)  # the column's own Arrow data (no copy; may be chunked)
+        if arr.null_count:
+            return None
+        if len(arr):
+            enc = pc.dictionary_encode(arr)  # chunks share the final dictionary
+            chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+            chunks = [c for c in chunks if len(c)]
+            values = np.asarray(chunks[0].dictionary.to_numpy(zero_copy_only=False), dtype=object)
+            dtype = _code_dtype(len(values))
+            codes = np.concatenate(
+                [c.indices.to_numpy(zero_copy_only=False).astype(dtype) for c in chunks]
+            )
+    if codes is None:
+        factor, uniques = pd.factorize(text.to_numpy(dtype=object))
+        if (factor < 0).any():
+            return None
+        values = np.asarray(uniques, dtype=object)
+        codes = factor.astype(_code_dtype(len(values)))
+    return Encoded(codes, values, _strict_iso(values) if dates else None)
+
+
+def _code_dtype(n_values: int):
+    """The smallest integer type for codes into ``n_values`` distinct values."""
+    return np.uint8 if n_values <= 256 else np.uint16 if n_values <= 65536 else np.int32
+
+
+def date_findings(frame: pd.DataFrame, col: str, parsed, file: str) -> list[Finding]:
+    """iso_date findings: non-empty cells that are not real YYYY-MM-DD dates.  ``parsed`` is
+    the column's :class:`Encoded` (or a datetime64 array per row)."""
     text = frame[col]
-    bad = (text != "").to_numpy(dtype=bool) & np.isnat(parsed)
+    if isinstance(parsed, Encoded):
+        bad_positions = parsed.rows((parsed.values != "") & np.isnat(parsed.parsed))
+    else:
+        bad_positions = np.flatnonzero((text != "").to_numpy(dtype=bool) & np.isnat(parsed))
     return [
         _finding(
             file, frame["source_row"], idx, col, "iso_date", ERROR, text[idx], MESSAGES["iso_date"]
         )
-        for idx in text.index[bad]
+        for idx in text.index[bad_positions]
     ]
 
 
@@ -386,44 +491,62 @@ def parse_iso_dates(text: pd.Series) -> np.ndarray:
 
     Dates repeat a lot (a few hundred distinct days in a million records), so only the distinct
     strings are parsed, strictly, and the result is spread back by index."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    enc = encode(text.fillna("") if text.hasnans else text, dates=True)
+    return enc.dates()
 
-        arr = pa.array(text, type=pa.string())
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        enc = pc.dictionary_encode(arr)
-        uniques = enc.dictionary.to_numpy(zero_copy_only=False)
-        codes = enc.indices.to_numpy(zero_copy_only=False)
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        codes, uniques = pd.factorize(text)
-    parsed = _strict_iso(np.asarray(uniques, dtype=object))
-    return parsed[codes]
+
+def _label(idx):
+    """A row's index label as a plain Python value."""
+    return idx.item() if isinstance(idx, np.generic) else idx
 
 
 def _finding(file, rows, idx, column, rule, severity, value, message) -> Finding:
     return Finding(file, int(rows[idx]), column, rule, severity, str(value), message, index=idx)
 
 
+def _resolve(x):
+    """The value of a future (checks on a pool), or the value itself."""
+    from concurrent.futures import Future
+
+    return x.result() if isinstance(x, Future) else x
+
+
+def _parse_dates(text: pd.Series) -> Encoded | np.ndarray:
+    """A date column's encoding with its distinct values parsed (a per-row array if the column
+    has missing cells and so cannot be encoded)."""
+    enc = encode(text, dates=True)
+    return enc if enc is not None else parse_iso_dates(text)
+
+
 def parse_frame(
-    frame: pd.DataFrame, contract: Contract, file: str, pool=None
-) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], dict[str, pd.Series]]:
-    """Typed frame, symbols frame, parse findings and parsed date columns."""
+    frame: pd.DataFrame,
+    contract: Contract,
+    file: str,
+    pool=None,
+    encoded: dict | None = None,
+    *,
+    parse_dates: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Finding], dict]:
+    """Typed frame, symbols frame, parse findings and parsed date columns (per date column its
+    :class:`Encoded` with the distinct values parsed, or a future of it when ``pool`` is given).
+    ``encoded`` may hold date columns' encodings (or futures of them) already under way; with
+    ``parse_dates`` False the caller parses the date columns (none are returned)."""
     rows = frame["source_row"]
     typed_cols: dict[str, pd.Series] = {"source_row": rows}
     symbol_cols: dict[str, pd.Series] = {}
-    dates: dict[str, pd.Series] = {}
+    dates: dict = {}
     findings: list[Finding] = []
     syms = contract.missing_symbols
     extra_kind = {"number_or_symbol": "number", "count_or_symbol": "count"}.get(
         contract.extra_columns or "", "text"
     )
     date_cols = [c for c, spec in contract.columns.items() if spec.type == "date" and c in frame]
-    if pool is not None:  # parse dates on the pool while the caller starts other checks
-        pre_parsed = {c: pool.submit(parse_iso_dates, frame[c]) for c in date_cols}
-    else:
-        pre_parsed = {c: parse_iso_dates(frame[c]) for c in date_cols}
+    if not parse_dates:
+        date_cols = []
+    pre_parsed = dict(encoded or {})
+    for c in date_cols:
+        if pre_parsed.get(c) is None:  # parse on the pool while the caller starts other checks
+            pre_parsed[c] = pool.submit(_parse_dates, frame[c]) if pool else _parse_dates(frame[c])
     for col in frame.columns:
         if col in {"source_row", "_extra_cells"}:
             continue
@@ -435,7 +558,8 @@ def parse_frame(
         text = frame[col]  # text, already trimmed by the readers
         if kind == "date":
             typed_cols[col] = text
-            dates[col] = pre_parsed[col]  # an array, or a future when parsing on a pool
+            if parse_dates:
+                dates[col] = pre_parsed[col]  # parsed, or a future when parsing on a pool
         elif kind in {"count", "percent", "number"}:
             values, sym, bad = _parse_numbers(
                 text, syms, integer=kind == "count", percent=kind == "percent"
@@ -458,8 +582,11 @@ def parse_frame(
             symbol_cols[col] = sym
         else:
             typed_cols[col] = text
-    typed = pd.DataFrame(typed_cols, index=frame.index)
-    symbols = pd.DataFrame(symbol_cols, index=frame.index)
+    # no copies: the columns are the frame's text (copy-on-write keeps the frame unchanged)
+    typed = pd.DataFrame(typed_cols, index=frame.index, copy=False)
+    symbols = pd.DataFrame(symbol_cols, index=frame.index, copy=False)
+    if pool is None:
+        dates = {c: _resolve(d) for c, d in dates.items()}
     return typed, symbols, findings, dates
 
 
@@ -559,10 +686,110 @@ MESSAGES = {
 }
 
 
-def column_checks(typed: pd.DataFrame, contract: Contract, file: str) -> list[Finding]:
-    """pandera column checks (types, ranges, allowed values, patterns, required values)."""
+def column_checks(
+    typed: pd.DataFrame,
+    contract: Contract,
+    file: str,
+    encoded: dict | None = None,
+    pool=None,
+) -> list[Finding]:
+    """pandera column checks (types, ranges, allowed values, patterns, required values).
+
+    Every check the schema holds is a function of the cell value alone, so for a column given
+    in ``encoded`` (its :class:`Encoded`, or a future of it) the column's pandera checks run on
+    its distinct values and each failure is spread back to the rows holding that value; other
+    columns are checked row by row (on ``pool`` if given).  Findings come in pandera's order
+    either way: by column, then check, then row."""
+    encoded = encoded or {}
+    started = _start_column_checks(typed, contract, file, set(encoded), pool)
+    return _finish_column_checks(started, encoded)
+
+
+def _start_column_checks(typed, contract, file, distinct: set, pool) -> tuple:
+    """Build the schema and start the row-by-row checks of the columns not in ``distinct``."""
+    import pandera.pandas as pa
+
     cols = [c for c in typed.columns if c != "source_row"]
-    return _pandera_findings(pandera_schema(contract, cols), typed, typed, contract, file)
+    schema = pandera_schema(contract, cols)
+    distinct = [n for n in schema.columns if n in distinct]
+
+    def row_by_row(names: list[str]) -> list[Finding]:
+        if not names:
+            return []
+        sub = pa.DataFrameSchema({n: schema.columns[n] for n in names}, strict=False)
+        return _pandera_findings(sub, typed[names], typed, contract, file)
+
+    full = [n for n in schema.columns if n not in distinct]
+    job = pool.submit(row_by_row, full) if pool is not None else None
+    return typed, contract, file, schema, distinct, full, job, row_by_row
+
+
+def _distinct_column_checks(started: tuple, encoded: dict) -> dict[str, list[Finding]]:
+    """Check the encoded columns on their distinct values, each as soon as it is encoded."""
+    typed, contract, file, schema, distinct, full, job, row_by_row = started
+    by_column: dict[str, list[Finding]] = {}
+    for name in distinct:
+        enc = _resolve(encoded[name])  # encodings may still be under way on the pool
+        if isinstance(enc, Encoded) and len(enc) == len(typed):
+            findings = _distinct_findings(schema.columns[name], name, enc, typed, contract, file)
+        else:  # a column with missing cells is not encoded
+            findings = row_by_row([name])
+        by_column[name] = findings
+    return by_column
+
+
+def _finish_column_checks(started: tuple, encoded: dict, by_column: dict | None = None):
+    """All column findings in pandera's order (distinct-value ones computed if not given)."""
+    typed, contract, file, schema, distinct, full, job, row_by_row = started
+    if by_column is None:
+        by_column = _distinct_column_checks(started, encoded)
+    for f in job.result() if job is not None else row_by_row(full):
+        by_column.setdefault(f.column, []).append(f)
+    return [f for name in schema.columns for f in by_column.get(name, [])]
+
+
+def _distinct_findings(
+    column, name: str, enc: Encoded, typed: pd.DataFrame, contract: Contract, file: str
+) -> list[Finding]:
+    """One pandera column's checks on the distinct values of an encoded column, failures
+    spread back to rows (check by check, rows in order, as pandera reports them)."""
+    import pandera.pandas as pa
+
+    values = pd.DataFrame({name: pd.array(enc.values, dtype=typed[name].dtype)})
+    try:
+        pa.DataFrameSchema({name: column}, strict=False).validate(values, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    failing: dict = {}  # check -> positions of the distinct values that fail it
+    for case in cases.itertuples(index=False):
+        idx = case.index
+        if idx is None or (isinstance(idx, float) and np.isnan(idx)):
+            continue
+        failing.setdefault((case.check_number, str(case.check)), []).append(int(idx))
+    spec = contract.columns.get(name)
+    allowed = ", ".join(repr(a) for a in (spec.allowed if spec else ()))
+    source_rows = typed["source_row"].to_numpy()
+    findings = []
+    for (_, rule), positions in failing.items():
+        hit = np.zeros(len(enc.values), dtype=bool)
+        hit[positions] = True
+        msg = MESSAGES.get(rule, f"Check {rule} failed.").format(allowed=allowed)
+        for i in enc.rows(hit):
+            value = enc.values[enc.codes[i]]
+            findings.append(
+                Finding(
+                    file,
+                    int(source_rows[i]),
+                    name,
+                    rule,
+                    ERROR,
+                    "" if pd.isna(value) else str(value),
+                    msg,
+                    index=_label(typed.index[i]),
+                )
+            )
+    return findings
 
 
 def _pandera_findings(
@@ -680,14 +907,75 @@ def time_rules(typed: pd.DataFrame, contract: Contract, file: str) -> list[Findi
 
 
 def _all_distinct(values: pd.Series) -> bool:
-    """Fast uniqueness test (hash count in pyarrow; pandas if pyarrow is missing)."""
+    """Are all values distinct?  Exact, and cheap in the usual cases:
+
+    * values that arrive strictly increasing (an extract sorted by its key) are distinct: one
+      vectorised comparison of each value with the next;
+    * values of one fixed width (pseudonyms usually are) are packed into 64-bit words and
+      hashed; distinct hashes prove distinct values (only a hash collision, about 1 in 10^7
+      for a million keys, falls through to the exact test);
+    * otherwise pyarrow counts the distinct values in a hash table (pandas without pyarrow).
+    """
+    n = len(values)
+    if n < 2:
+        return True
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
-
-        return len(pc.unique(pa.array(values))) == len(values)
-    except (ImportError, pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
         return bool(values.is_unique)
+    try:
+        arr = pa.array(values, from_pandas=True)
+        if arr.null_count:
+            return bool(values.is_unique)
+        if pc.all(pc.less(arr.slice(0, n - 1), arr.slice(1))).as_py():
+            return True
+        hashes = _fixed_width_hashes(arr)
+        if hashes is not None:
+            hashes.sort()
+            if not (hashes[1:] == hashes[:-1]).any():
+                return True
+        return len(pc.unique(arr)) == n
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return bool(values.is_unique)
+
+
+def _fixed_width_hashes(arr) -> np.ndarray | None:
+    """64-bit hashes of the values of a string array (or chunked array) whose values all have
+    the same byte length (at most 64), computed from its data buffers chunk by chunk; None
+    otherwise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    lengths = pc.min_max(pc.binary_length(arr))
+    width = lengths["min"].as_py()
+    if width is None or width != lengths["max"].as_py() or not 0 < width <= 64:
+        return None
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    h = np.zeros(len(arr), dtype=np.uint64)
+    done = 0
+    for chunk in chunks:
+        n = len(chunk)
+        if not n:
+            continue
+        first = int(np.frombuffer(chunk.buffers()[1], dtype=offset_type)[chunk.offset])
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        cells = data[first : first + width * n].reshape(n, width)
+        for lo in range(0, n, ROW_BLOCK):  # in blocks of rows: small temporaries
+            block = cells[lo : lo + ROW_BLOCK]
+            words = np.zeros((len(block), -(-width // 8) * 8), dtype=np.uint8)
+            words[:, :width] = block
+            words = words.view(np.uint64)
+            hb = h[done + lo : done + lo + len(block)]
+            for j in range(words.shape[1]):  # a multiply-xorshift mix per 8-byte word
+                hb ^= words[:, j]
+                hb *= np.uint64(0x9E3779B97F4A7C15)
+                hb ^= hb >> np.uint64(31)
+        done += n
+    return h
 
 
 def key_rules(
@@ -784,9 +1072,11 @@ def geography_rules(
     file: str,
     geo: Geography,
     validated: pd.Series | None = None,
+    encoded: dict | None = None,
 ) -> list[Finding]:
     """(name, code[, GSS]) pairs against the LA lookup, once per distinct combination.
-    Validated 3-digit codes (errata corrected) are written into ``validated``."""
+    Validated 3-digit codes (errata corrected) are written into ``validated``.  For case
+    records, LA codes are looked up once per distinct code when ``encoded`` holds la_code."""
     if validated is None:
         validated = pd.Series("", index=typed.index, dtype=object)
     findings = []
@@ -795,7 +1085,13 @@ def geography_rules(
         if "la_code" not in typed:
             return []
         codes = set(geo.lookup["old_la_code"])
-        for idx in typed.index[~typed["la_code"].isin(list(codes)) & typed["la_code"].ne("")]:
+        enc = (encoded or {}).get("la_code")
+        if isinstance(enc, Encoded) and len(enc) == len(typed):
+            unknown = ~np.isin(enc.values, list(codes)) & (enc.values != "")
+            bad = typed.index[enc.rows(unknown)]
+        else:
+            bad = typed.index[~typed["la_code"].isin(list(codes)) & typed["la_code"].ne("")]
+        for idx in bad:
             findings.append(
                 _finding(
                     file,
@@ -864,19 +1160,59 @@ def geography_rules(
     return findings
 
 
+NO_DAY = np.iinfo(np.int32).max  # a date that is missing or not a date, as a day number
+
+
+ROW_BLOCK = 1 << 16  # rows per block where a rule compares columns row by row
+
+
+def _day_table(parsed) -> tuple[np.ndarray | None, np.ndarray]:
+    """(codes, days since 1970-01-01 per distinct value) of a date column's :class:`Encoded`,
+    or (None, days per row) of a per-row datetime64 array; int32, :data:`NO_DAY` for NaT."""
+    values = parsed.parsed if isinstance(parsed, Encoded) else np.asarray(parsed)
+    values = values.astype("datetime64[D]")
+    days = np.where(np.isnat(values), NO_DAY, values.astype(np.int64)).astype(np.int32)
+    return (parsed.codes, days) if isinstance(parsed, Encoded) else (None, days)
+
+
 def case_rules(
-    typed: pd.DataFrame, contract: Contract, file: str, cached: dict[str, pd.Series] | None = None
+    typed: pd.DataFrame, contract: Contract, file: str, cached: dict | None = None
 ) -> list[Finding]:
+    """Chronology, outcome <-> date and plan <-> issued rules of case-level records.
+    ``cached``: per column its :class:`Encoded` (dates parsed), or a parsed date array; both
+    spare a second pass over the text."""
     findings = []
     rows = typed["source_row"]
     chain = [c for c in contract.rules.get("chronology", []) if c in typed]
-    cached = cached or {}
-    dates = {c: cached[c] if c in cached else parse_iso_dates(typed[c]) for c in chain}
-    for a_i in range(len(chain)):
-        for b in chain[a_i + 1 :]:
-            a = chain[a_i]
-            bad = dates[b] < dates[a]  # NaT compares False
-            for idx in typed.index[bad]:
+    cached = {c: e for c, e in (cached or {}).items() if e is not None and len(e) == len(typed)}
+    tables = {c: _day_table(cached[c] if c in cached else parse_iso_dates(typed[c])) for c in chain}
+
+    def nonempty(col: str, value: str = "") -> np.ndarray:
+        """Row mask: the cell differs from ``value`` (and is not missing)."""
+        enc = cached.get(col)
+        if isinstance(enc, Encoded):
+            return enc.mask(enc.values != value)
+        s = typed[col]
+        return (s.ne(value) & s.notna()).to_numpy(dtype=bool)
+
+    # each pair of the chain, in blocks of rows (small temporaries); a missing date is never
+    # out of order
+    pairs = [(chain[i], b) for i in range(len(chain)) for b in chain[i + 1 :]]
+    out_of_order: dict = {pair: [] for pair in pairs}
+    for lo in range(0, len(typed), ROW_BLOCK):
+        block = slice(lo, lo + ROW_BLOCK)
+        days = {
+            c: per_value[codes[block]] if codes is not None else per_value[block]
+            for c, (codes, per_value) in tables.items()
+        }
+        for a, b in pairs:
+            bad = np.flatnonzero((days[b] < days[a]) & (days[a] != NO_DAY))
+            if len(bad):
+                out_of_order[(a, b)].append(bad + lo)
+    del tables
+    for (a, b), blocks in out_of_order.items():
+        if blocks:
+            for idx in typed.index[np.concatenate(blocks)]:
                 findings.append(
                     _finding(
                         file,
@@ -893,8 +1229,12 @@ def case_rules(
     for outcome, date_col in contract.rules.get("outcome_needs_date", []):
         if outcome not in typed or date_col not in typed:
             continue
-        has_outcome = typed[outcome].ne("") & typed[outcome].notna()
-        has_date = typed[date_col].ne("")
+        has_outcome = nonempty(outcome)
+        has_date = (
+            nonempty(date_col)
+            if isinstance(cached.get(date_col), Encoded)
+            else typed[date_col].ne("").to_numpy(dtype=bool)
+        )
         for idx in typed.index[has_outcome & ~has_date]:
             findings.append(
                 _finding(
@@ -922,8 +1262,18 @@ def case_rules(
                 )
             )
     if {"plan_issue_date", "assessment_outcome"} <= set(typed.columns):
-        issued = typed["plan_issue_date"].ne("")
-        for idx in typed.index[issued & typed["assessment_outcome"].ne("issued")]:
+        plan, outcome = cached.get("plan_issue_date"), cached.get("assessment_outcome")
+        issued = (
+            nonempty("plan_issue_date")
+            if isinstance(plan, Encoded)
+            else typed["plan_issue_date"].ne("").to_numpy(dtype=bool)
+        )
+        not_issued = (
+            outcome.mask(outcome.values != "issued")
+            if isinstance(outcome, Encoded)
+            else typed["assessment_outcome"].ne("issued").to_numpy(dtype=bool)
+        )
+        for idx in typed.index[issued & not_issued]:
             findings.append(
                 _finding(
                     file,
@@ -992,6 +1342,24 @@ def _period_label(i: int, family: str) -> str:
     return str(i)
 
 
+def _release_arrow_memory() -> None:
+    """Return memory Arrow's allocator holds but no longer uses to the system."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover - older pyarrow
+        pass
+
+
+# Column types whose values repeat (a few distinct values in many rows): hash-encoded once.
+ENCODED_TYPES = {"category", "flag", "la_code", "gss", "period", "time_identifier", "date"}
+
+
+def _encoded_columns(frame: pd.DataFrame, contract: Contract) -> list[str]:
+    return [c for c, spec in contract.columns.items() if c in frame and spec.type in ENCODED_TYPES]
+
+
 # ---- the whole validation ----------------------------------------------------------------------
 def validate_frame(
     frame: pd.DataFrame, contract: Contract, file: str, geo: Geography | None = None
@@ -1053,32 +1421,45 @@ def validate_frame(
                 )
     # Independent checks.  On large frames they share a two-thread pool (the heavy lifting is
     # in pyarrow and numpy, which release the GIL); findings keep a fixed order either way.
-    from concurrent.futures import Future, ThreadPoolExecutor
+    # Columns whose values repeat (categories, codes, dates) are hash-encoded once: the column
+    # checks, date parsing, case rules, LA lookup and the case-level ingest use the encodings.
+    from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=2) if len(frame) >= PARALLEL_ROWS else None
+    run = pool.submit if pool is not None else (lambda fn, *args: fn(*args))
     try:
-        typed, symbols, parse_findings, dates = parse_frame(frame, contract, file, pool)
+        typed, symbols, parse_findings, _ = parse_frame(frame, contract, file, parse_dates=False)
         findings += parse_findings
+        to_encode = _encoded_columns(frame, contract)
+        # the longest jobs first: row-by-row column checks (free text such as case_id), keys
+        started = _start_column_checks(typed, contract, file, set(to_encode), pool)
         checks = [
-            lambda: column_checks(typed, contract, file),
-            lambda: time_rules(typed, contract, file),
-            lambda: key_rules(typed, frame, contract, file),
-            lambda: ratio_rules(typed, contract, file),
+            run(time_rules, typed, contract, file),
+            run(key_rules, typed, frame, contract, file),
+            run(ratio_rules, typed, contract, file),
         ]
-        parts = [pool.submit(c) for c in checks] if pool else [c() for c in checks]
-        dates = {c: d.result() if isinstance(d, Future) else d for c, d in dates.items()}
-        for col, parsed in dates.items():
-            findings += date_findings(frame, col, parsed, file)
-        for part in parts:
-            findings += part.result() if isinstance(part, Future) else part
-        if contract.layout == "cases":
-            findings += case_rules(typed, contract, file, dates)
+        jobs = {}
+        for col in to_encode:
+            fn = _parse_dates if contract.columns[col].type == "date" else encode
+            jobs[col] = run(fn, frame[col])
+        by_column = _distinct_column_checks(started, jobs)  # as the encodings arrive
+        encoded = {c: _resolve(j) for c, j in jobs.items()}
+        for col in to_encode:
+            if contract.columns[col].type == "date":
+                findings += date_findings(frame, col, encoded[col], file)
+        rules = case_rules(typed, contract, file, encoded) if contract.layout == "cases" else []
+        findings += _finish_column_checks(started, encoded, by_column)
+        for part in checks:
+            findings += _resolve(part)
+        findings += rules
     finally:
         if pool is not None:
             pool.shutdown()
+            _release_arrow_memory()  # the checks' freed Arrow buffers go back to the system
+    encoded = {c: e for c, e in encoded.items() if isinstance(e, Encoded)}
     if geo is not None:
         validated = pd.Series("", index=typed.index, dtype=object)
-        findings += geography_rules(typed, contract, file, geo, validated)
+        findings += geography_rules(typed, contract, file, geo, validated, encoded)
         typed["_la_code"] = validated
     findings += period_gap_rules(typed, contract, file)
     reasons: dict = {}
@@ -1094,19 +1475,95 @@ def validate_frame(
             frame.iloc[0:0].assign(reasons=""),
             findings,
             symbols=symbols,
+            encoded=encoded,
         )
-    is_bad = frame.index.isin(list(reasons))
-    quarantined = frame[is_bad].copy()
+    if frame.index.is_unique:  # (a RangeIndex knows without looking)
+        is_bad = np.zeros(len(frame), dtype=bool)
+        is_bad[frame.index.get_indexer(list(reasons))] = True
+    else:
+        is_bad = frame.index.isin(list(reasons))
+    quarantined = _take_rows(frame, np.flatnonzero(is_bad))
     quarantined["reasons"] = [("; ".join(dict.fromkeys(reasons[i]))) for i in quarantined.index]
+    kept_index = typed.index[~is_bad]
     return ValidationResult(
         file,
         contract.name,
         rows_in,
-        typed[~is_bad],
+        _keep_rows(typed, ~is_bad, kept_index),
         quarantined,
         findings,
-        symbols=symbols[~is_bad],
+        symbols=_keep_rows(symbols, ~is_bad, kept_index),
+        encoded={c: e.take(~is_bad) for c, e in encoded.items()},
     )
+
+
+MAX_SLICES = 10_000  # dropped rows up to which kept text columns are slices, not copies
+
+
+def _is_arrow_text(col: pd.Series) -> bool:
+    return isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"
+
+
+def _chunks(col: pd.Series):
+    """The Arrow chunked array behind an Arrow-backed text column (no copy)."""
+    import pyarrow as pa
+
+    data = pa.array(col)
+    return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+
+
+def _take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """``frame.iloc[positions].copy()`` for a few rows of a large frame: Arrow-backed text columns
+    take from each chunk separately (a take from the whole chunked column would first
+    concatenate it, copying every row)."""
+    import pyarrow as pa
+
+    index = frame.index[positions]
+    columns = {}
+    for name in frame.columns:
+        col = frame[name]
+        if _is_arrow_text(col):
+            data = _chunks(col)
+            starts = np.cumsum([0] + [len(c) for c in data.chunks])
+            chunk_of = np.searchsorted(starts, positions, side="right") - 1
+            pieces = [
+                data.chunk(k).take(pa.array(positions[chunk_of == k] - starts[k]))
+                for k in dict.fromkeys(chunk_of.tolist())
+            ]
+            taken = pa.chunked_array(pieces, type=data.type)
+            array = pd.arrays.ArrowStringArray(taken, dtype=col.dtype)
+            columns[name] = pd.Series(array, index=index, copy=False)
+        else:
+            columns[name] = pd.Series(col.array[positions], index=index, dtype=col.dtype)
+    return pd.DataFrame(columns, index=index, columns=frame.columns, copy=False)
+
+
+def _keep_rows(frame: pd.DataFrame, keep: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """``frame[keep]`` (``index`` is ``frame.index[keep]``).  When few rows are dropped
+    (quarantined), each Arrow-backed text column is rebuilt from zero-copy slices of the runs of
+    kept rows: a copy of a million rows of text would double the memory a large file needs for
+    the sake of a few bad rows."""
+    dropped = np.flatnonzero(~keep)
+    if not 0 < len(dropped) <= MAX_SLICES:
+        return frame[keep]
+    import pyarrow as pa
+
+    starts = np.concatenate([[0], dropped + 1])
+    ends = np.concatenate([dropped, [len(frame)]])
+    runs = [(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True) if b > a]
+    columns = {}
+    for name in frame.columns:
+        col = frame[name]
+        if _is_arrow_text(col):
+            data = _chunks(col)
+            pieces = [c for a, n in runs for c in data.slice(a, n).chunks]
+            kept = pa.chunked_array(pieces, type=data.type)
+            columns[name] = pd.Series(
+                pd.arrays.ArrowStringArray(kept, dtype=col.dtype), index=index, copy=False
+            )
+        else:
+            columns[name] = pd.Series(col.array[keep], index=index, dtype=col.dtype, copy=False)
+    return pd.DataFrame(columns, index=index, columns=frame.columns, copy=False)
 
 
 def validate_file(

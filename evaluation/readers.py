@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,21 +82,68 @@ def _rows_from_sheet(path: Path, engine: str) -> list[tuple[int, list[str]]]:
     ]
 
 
-def _fast_csv(raw, path: Path) -> ReadResult | None:
+SCAN_BLOCK = 1 << 22  # bytes per block when scanning a large file (4 MB)
+
+
+@dataclass
+class _Scan:
+    """What a byte scan of a whole file found (without holding the file in memory)."""
+
+    head: bytes  # the first line (after a byte-order mark)
+    bom: bool
+    quote_or_cr: bool  # a '"' or a carriage return anywhere
+    padded: bool  # some cell may have leading or trailing white space
+
+
+def _scan_file(fh) -> _Scan:
+    """Scan an open binary file block by block for what rules out the vectorised reader
+    (quotes, carriage returns) and for cells that may be padded with spaces or tabs.  A block
+    remembers the last byte of the one before, so two-byte patterns across blocks are found."""
+    first = fh.read(SCAN_BLOCK)
+    bom = first[:3] == b"\xef\xbb\xbf"
+    start = 3 if bom else 0
+    head = first[start:]
+    while head.find(b"\n") == -1:  # a header longer than a block (never in practice)
+        more = fh.read(SCAN_BLOCK)
+        if not more:
+            break
+        head += more
+        first += more
+    newline = head.find(b"\n")
+    head = head[:newline] if newline != -1 else head
+    sep = b";" if head.count(b";") > head.count(b",") else b","
+    pairs = [b" " + sep, sep + b" ", b" \n", b"\n "]
+    tab = space = pair = False
+    block, prev, last = first, b"", b""
+    while block:
+        if block.find(b'"') != -1 or block.find(b"\r") != -1:
+            return _Scan(head, bom, True, True)
+        tab = tab or block.find(b"\t") != -1
+        if not space and block.find(b" ") != -1:
+            space = True
+        if space and not pair:
+            pair = prev + block[:1] in pairs or any(block.find(p) != -1 for p in pairs)
+        prev = last = block[-1:]
+        block = fh.read(SCAN_BLOCK)
+    padded = tab or (space and (first[start : start + 1] == b" " or pair or last == b" "))
+    return _Scan(head, bom, False, padded)
+
+
+def _fast_csv(fh, path: Path) -> ReadResult | None:
     """Vectorised path for large plain UTF-8 files: no quotes (so one record per line), no
-    carriage returns, every row as wide as the header.  ``raw`` is the file's bytes or a
-    read-only memory map of them.  Anything else returns None and takes the careful path,
-    which gives the same result more slowly."""
-    if len(raw) < 1_000_000 or raw.find(b'"') != -1 or raw.find(b"\r") != -1:
+    carriage returns, every row as wide as the header.  ``fh`` is the file opened for binary
+    reading; it is scanned block by block (never held in memory whole: the reader's peak
+    memory is the table's).  Anything else returns None and takes the careful path, which
+    gives the same result more slowly."""
+    if path.stat().st_size < 1_000_000:
         return None
-    start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
-    end = len(raw)
-    newline = raw.find(b"\n", start, end)
-    first = raw[start : newline if newline != -1 else end]
-    delimiter = ";" if first.count(b";") > first.count(b",") else ","
-    body = raw
+    fh.seek(0)
+    scan = _scan_file(fh)
+    if scan.quote_or_cr:
+        return None
+    delimiter = ";" if scan.head.count(b";") > scan.head.count(b",") else ","
+    engine = "pyarrow" if _has_pyarrow() else "c"
     try:
-        engine = "pyarrow" if _has_pyarrow() else "c"
         # blank lines are kept as empty rows, so row i is line i + 2 without counting lines
         frame = pd.read_csv(
             path,
@@ -110,6 +156,12 @@ def _fast_csv(raw, path: Path) -> ReadResult | None:
         )
     except Exception:  # noqa: BLE001 - irregular rows or not UTF-8: use the careful reader
         return None
+    finally:
+        if engine == "pyarrow":  # hand the parser's freed buffers back to the system
+            import pyarrow as pa
+
+            if hasattr(pa.default_memory_pool(), "release_unused"):
+                pa.default_memory_pool().release_unused()
     header = [str(c).strip() for c in frame.columns]
     if any(h == "" or h.startswith("Unnamed:") for h in header) or len(set(header)) != len(header):
         return None
@@ -126,27 +178,11 @@ def _fast_csv(raw, path: Path) -> ReadResult | None:
         frame, lines = frame[keep], lines[keep]
     if len(frame) and _is_note(list(frame.iloc[-1].astype(str)), len(header)):
         return None
-    sep = delimiter.encode()
-
-    def has(needle: bytes) -> bool:
-        return body.find(needle) != -1
-
-    padded = has(b"\t") or (
-        has(b" ")
-        and (
-            body[start : start + 1] == b" "
-            or has(b" " + sep)
-            or has(sep + b" ")
-            or has(b" \n")
-            or has(b"\n ")
-            or body[-1:] == b" "
-        )
-    )
-    if padded:  # only pay for trimming when some cell may be padded
+    if scan.padded:  # only pay for trimming when some cell may be padded
         for col in header:
             frame[col] = frame[col].astype(str).str.strip()
     frame["source_row"] = lines  # (no _extra_cells: every row matched the header's width)
-    encoding = "utf-8-sig" if start else "utf-8"
+    encoding = "utf-8-sig" if scan.bom else "utf-8"
     return ReadResult(frame, encoding, delimiter, blank_rows=blank_rows)
 
 
@@ -183,8 +219,7 @@ def read_table(path: Path | str) -> ReadResult:
                 if b"\x00" in head:
                     raise ReadError(f"{path.name}: this looks like a binary file, not a CSV.")
                 if path.stat().st_size >= 1_000_000:  # large: try the vectorised path first
-                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                        fast = _fast_csv(mapped, path)
+                    fast = _fast_csv(fh, path)
                     if fast is not None:
                         return fast
             raw = path.read_bytes()
