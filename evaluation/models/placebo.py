@@ -82,29 +82,34 @@ def did_one_treated(
     if len(pre) < 1 or len(post) < 1:
         raise ValueError("need at least one pre-period and one post-period")
     years = list(pre) + list(post)
-    # one pivot of the rows we need (the pilot, the candidate pool, the analysis years)
-    cand = set(pool) | {treated} if pool is not None else None
+    # units x periods arrays of the rows we need (pilot, candidate pool, analysis years),
+    # scattered from the long data (a pivot, without pandas' overhead)
     rows = data[data[time].isin(years)]
-    if cand is not None:
-        rows = rows[rows[unit].isin(cand)]
-    values = [outcome] + ([numerator, denominator] if weighting == "pooled" else [])
-    numeric = pd.DataFrame(
-        {c: pd.array(rows[c]).to_numpy(dtype=float, na_value=np.nan) for c in values},
-        index=rows.index,
-    )
-    numeric[unit], numeric[time] = rows[unit], rows[time]
-    wide = numeric.pivot(index=unit, columns=time, values=values)
-    y = wide[outcome]
-    if treated not in y.index:
+    if pool is not None:
+        rows = rows[rows[unit].isin(set(pool) | {treated})]
+    ucodes, units_in = pd.factorize(rows[unit])
+    tpos = {t: i for i, t in enumerate(years)}
+    tcodes = rows[time].map(tpos).to_numpy()
+    cells = ucodes.astype(np.int64) * len(years) + tcodes
+    if len(np.unique(cells)) != len(cells):
+        raise ValueError(f"more than one row per ({unit}, {time}) in the data")
+
+    def wide(col: str) -> pd.DataFrame:
+        out = np.full((len(units_in), len(years)), np.nan)
+        out[ucodes, tcodes] = pd.array(rows[col]).to_numpy(dtype=float, na_value=np.nan)
+        return pd.DataFrame(out, index=units_in, columns=years)
+
+    if treated not in set(units_in):
         raise ValueError(f"treated unit {treated!r} is not in the data")
-    missing_years = [t for t in years if t not in y.columns]
+    present = set(rows[time].unique())
+    missing_years = [t for t in years if t not in present]
     if missing_years:
         raise ValueError(f"periods {missing_years} are not in the data")
-    y = y[years]
+    y = wide(outcome)
     num = den = None
     ok = y.notna().all(axis=1)
     if weighting == "pooled":
-        num, den = wide[numerator][years], wide[denominator][years]
+        num, den = wide(numerator), wide(denominator)
         ok &= num.notna().all(axis=1) & (den > 0).all(axis=1)
     if not ok[treated]:
         raise ValueError(
