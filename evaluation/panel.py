@@ -288,21 +288,29 @@ def panel_cache_key(data_dir: Path | str, boundary_policy: str, extra: list | No
 def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
     """Build once per process, and once per set of inputs on disk (``.cache/``, git-ignored):
     a later report with the same data, contracts and code loads it instead of rebuilding."""
-    import pickle
 
     key = panel_cache_key(data_dir, boundary_policy)
     path = CACHE_DIR / f"panel-{key}.pkl"
-    if path.exists():
-        try:
-            with open(path, "rb") as fh:
-                panel = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
-            if isinstance(panel, Panel):
-                return panel
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
-            pass
+    panel = _read_cache(path)
+    if panel is not None:
+        return panel
     panel = build_panel(Path(data_dir), boundary_policy)
     _write_cache(panel, path)
     return panel
+
+
+def _read_cache(path: Path) -> Panel | None:
+    """The cached panel at ``path``, or None if it is missing or damaged (then rebuilt)."""
+    import pickle
+
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            panel = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
+    except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+        return None
+    return panel if isinstance(panel, Panel) else None
 
 
 def _write_cache(panel: Panel, path: Path) -> None:
@@ -402,7 +410,6 @@ def cached_returns_panel(
 ) -> Panel:
     """:func:`build_returns_panel` once per process and per set of inputs on disk (``.cache/``
     keyed by the hash of the return files, reference data, contracts and code)."""
-    import pickle
 
     from .plan import DataMissingError
 
@@ -413,14 +420,9 @@ def cached_returns_panel(
         data_dir, f"{boundary_policy}|{contract}|{synthetic}", extra=[Path(f) for f in files]
     )
     path = CACHE_DIR / f"returns-panel-{key}.pkl"
-    if path.exists():
-        try:
-            with open(path, "rb") as fh:
-                panel = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
-            if isinstance(panel, Panel):
-                return panel
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
-            pass
+    panel = _read_cache(path)
+    if panel is not None:
+        return panel
     panel = build_returns_panel(
         list(files), boundary_policy, contract=contract, data_dir=data_dir, synthetic=synthetic
     )

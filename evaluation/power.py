@@ -68,6 +68,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .contracts import MONTHS
 from .models.programme import placebo_programmes
 from .models.results import json_safe
 from .outcomes import CATALOGUE
@@ -76,20 +77,6 @@ POWER_TARGET = 0.8
 DEFAULT_YEARS = (1, 2, 3, 4, 5)
 DEFAULT_MONTHS = (1, 2, 3, 6, 9, 12, 18, 24)
 SIGMA_FLOOR = 1e-9
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 # ---- closed-form power of a rank test ----------------------------------------------------------

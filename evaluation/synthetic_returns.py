@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cases import CLOCK_DAYS  # one definition of the clock and measures
 from .geography import DEFAULT_DATA_DIR, PROJECT_ROOT, Geography, load_geography
 
 DEFAULT_PLAN = PROJECT_ROOT / "plans" / "change_programme_2023.yaml"
@@ -66,16 +67,6 @@ CASE_COLUMNS = [
     "exception_20wk",
     "synthetic",
 ]
-MEASURES = [
-    "plans_issued_den",
-    "plans_issued_within_20_weeks",
-    "plans_issued_den_ex",
-    "plans_issued_20_weeks_ex",
-    "requests_received",
-    "requests_decided_not_to_assess",
-]
-STOCKS = ["open_at_period_end", "open_over_20_weeks_at_period_end"]
-CLOCK_DAYS = 140  # 20 weeks
 DEFAULT_EFFECT_PP = 10.0
 DEFAULT_SCALE = 1.0
 # national fall-backs (England 2024, ehcp_2025 release) for LAs with suppressed or missing cells
