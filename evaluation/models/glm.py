@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from scipy.special import expit
+
+# the modules we use, not statsmodels.api (which also loads datasets, graphics and tsa: ~1 s)
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 
 from .results import EstimationResult
 from .twfe import treatment_indicator
@@ -65,7 +68,7 @@ def binomial_fe(
     X = np.column_stack([np.ones(len(d)), D, dummies.to_numpy()])
     endog = np.column_stack([d[successes], d[trials] - d[successes]]).astype(float)
     groups = pd.factorize(d[cluster])[0]
-    model = sm.GLM(endog, X, family=sm.families.Binomial())
+    model = GLM(endog, X, family=families.Binomial())
     res = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
     G = int(groups.max()) + 1
     df_t = G - 1

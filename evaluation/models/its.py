@@ -32,8 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize, stats
+
+# the modules we use, not statsmodels.api (which also loads datasets, graphics and tsa: ~1 s)
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.regression.linear_model import GLSAR, OLS
 from statsmodels.stats.diagnostic import acorr_breusch_godfrey, acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
 from statsmodels.tsa.stattools import acf, pacf
@@ -302,7 +306,7 @@ def fit_gaussian(
             raise ValueError("ar1-reml is for one series; use ols-hac for stacked series")
         return fit_ar1_reml(np.asarray(y, dtype=float), X, seed=seed)
     if method == "glsar":
-        model = sm.GLSAR(np.asarray(y, dtype=float), X, rho=1)
+        model = GLSAR(np.asarray(y, dtype=float), X, rho=1)
         res = model.iterative_fit(maxiter=50)
         df = pd.Series(float(res.df_resid), index=names)
         fitted = X.to_numpy() @ res.params.to_numpy()
@@ -319,7 +323,7 @@ def fit_gaussian(
             },
         )
     lags = hac_lags if hac_lags is not None else newey_west_lag_rule(n)
-    model = sm.OLS(np.asarray(y, dtype=float), X)
+    model = OLS(np.asarray(y, dtype=float), X)
     if method == "ols":
         res = model.fit()
         conv = {"standard_errors": "classical OLS (assumes independent errors)"}
@@ -367,12 +371,12 @@ def fit_glm(y, X, family: str, offset, trials, hac_lags) -> Fit:
         endog = np.column_stack(
             [np.asarray(y, float), np.asarray(trials, float) - np.asarray(y, float)]
         )
-        fam = sm.families.Binomial()
+        fam = families.Binomial()
     else:
         endog = np.asarray(y, dtype=float)
-        fam = sm.families.Poisson()
+        fam = families.Poisson()
     off = np.log(np.asarray(offset, dtype=float)) if offset is not None else None
-    model = sm.GLM(endog, X, family=fam, offset=off)
+    model = GLM(endog, X, family=fam, offset=off)
     kw = {"scale": "X2"} if family == "quasipoisson" else {}
     if hac_lags is not None:
         res = model.fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags}, **kw)
@@ -569,7 +573,7 @@ def its(
             diag["kenward_roger_applied"] = fit.extra["kenward_roger_applied"]
             diag["rho_at_bound"] = abs(fit.extra["rho"]) > RHO_BOUND - 1e-3
         if method != "ols-hac":  # also report the OLS residual tests, for comparison
-            ols = sm.OLS(y, X).fit()
+            ols = OLS(y, X).fit()
             diag["ols_residuals"] = residual_diagnostics(ols.resid, ols, 1)
     else:
         diag = residual_diagnostics(fit.extra["pearson_resid"])
