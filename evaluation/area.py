@@ -582,7 +582,12 @@ def area_alternatives(
             (
                 "synthetic_did",
                 lambda: synthetic_did(
-                    units, inference="rank", placebo_cache=_SDID_PLACEBOS, seed=plan.seed, **kw
+                    units,
+                    inference="rank",
+                    placebo_cache=_SDID_PLACEBOS,
+                    treated_cache=_SDID_TREATED,
+                    seed=plan.seed,
+                    **kw,
                 ),
             )
         )
@@ -622,6 +627,10 @@ class _DiskCache(dict):
     algorithm never reuses an old result; the synthetic-DiD keys already include a digest of
     the donors' data.  Unreadable or unwritable files are ignored (the work is redone)."""
 
+    def __init__(self, prefix: str = "sdid-placebos"):
+        super().__init__()
+        self.prefix = prefix
+
     def _path(self, key):
         import hashlib
 
@@ -629,7 +638,7 @@ class _DiskCache(dict):
 
         code = (Path(__file__).parent / "models" / "synth.py").read_bytes()
         digest = hashlib.sha256(repr(key).encode() + code).hexdigest()[:32]
-        return CACHE_DIR / f"sdid-placebos-{digest}.pkl"
+        return CACHE_DIR / f"{self.prefix}-{digest}.pkl"
 
     def __contains__(self, key):
         if dict.__contains__(self, key):
@@ -662,7 +671,48 @@ class _DiskCache(dict):
 # Placebo fits of synthetic DiD do not involve the pilot, so every pilot evaluated against the
 # same donors shares them (see models/synth.py, placebo_cache): in this process, and across
 # runs through .cache/ (keyed by the donors' data and the synthetic-DiD code).
-_SDID_PLACEBOS: dict = _DiskCache()
+_SDID_PLACEBOS: dict = _DiskCache("sdid-placebos")
+# The pilots' own synthetic-DiD fits, batched for all pilots at once by prefit_shared_work
+# (make reports) and reused by each area's evaluation.
+_SDID_TREATED: dict = _DiskCache("sdid-treated")
+
+
+def prefit_shared_work(panel: Panel, plan: Plan) -> int:
+    """Work shared by every area report, done once before the areas are rendered: the
+    synthetic-DiD fits of all pilots (one batched run per outcome against the same donors) and
+    the placebo fits (which do not involve any pilot).  Results go to the caches that
+    ``evaluate_area`` reads, in memory and in ``.cache/``.  Returns the number of fits made."""
+    from .models.synth import synthetic_did, synthetic_did_prefit
+
+    if not plan.alternatives.get("synthetic_did", True):
+        return 0
+    time = panel.time
+    years = [y for y in range(plan.pre[0], plan.post[1] + 1) if y not in plan.excluded_periods]
+    units = panel.units[panel.units[time].isin(years)]
+    pool = comparison_pool(panel, plan)
+    made = 0
+    for planned in plan.outcomes:
+        name = planned.name
+        kw = dict(unit="unit_id", time=time, outcome=name, pre=plan.pre_years)
+        kw.update(post=plan.post_years, donors=pool)
+        made += synthetic_did_prefit(
+            units, treated_units=list(plan.pilot_codes), cache=_SDID_TREATED, **kw
+        )
+        for code in plan.pilot_codes:  # the placebo fits, once per outcome
+            try:
+                synthetic_did(
+                    units,
+                    treated=code,
+                    inference="rank",
+                    placebo_cache=_SDID_PLACEBOS,
+                    treated_cache=_SDID_TREATED,
+                    seed=plan.seed,
+                    **kw,
+                )
+                break
+            except ValueError:
+                continue
+    return made
 
 
 def pre_fit_check(res: EstimationResult, mid: float) -> dict:

@@ -272,6 +272,9 @@ def render_all(
             else panel_for_plan(plan_obj)
         )
         cache = save_panel(panel, Path(tmp) / "panel.pkl")
+        from .area import prefit_shared_work
+
+        prefit_shared_work(panel, plan_obj)  # pilots' SDID fits in one batch, placebo fits once
         chunks = [codes[i::jobs] for i in range(jobs) if codes[i::jobs]]
         manager = multiprocessing.Manager()
         queue = manager.Queue()

@@ -279,3 +279,31 @@ def test_shared_placebo_cache_is_keyed_by_the_donors_data(prop99):
     b2 = synthetic_did(other, **kw(inference="rank", placebo_cache={}))
     assert (a1.p_value, a1.ci_low, a1.ci_high) == (a2.p_value, a2.ci_low, a2.ci_high)
     assert (b1.p_value, b1.ci_low) == pytest.approx((b2.p_value, b2.ci_low), abs=1e-12)
+
+
+def test_batched_prefit_equals_separate_treated_fits(prop99):
+    """make reports fits every pilot against the same donors in one batch: the estimates must
+    be exactly those of separate fits."""
+    from evaluation.models.synth import synthetic_did_prefit
+
+    treated = ["California", "Utah", "Nevada"]
+    donors = [s for s in prop99["State"].unique() if s not in treated]
+    cache: dict = {}
+    n = synthetic_did_prefit(
+        prop99,
+        unit="State",
+        time="Year",
+        outcome="PacksPerCapita",
+        treated_units=treated,
+        pre=PRE,
+        post=POST,
+        donors=donors,
+        cache=cache,
+    )
+    assert n == 3
+    for t in treated:
+        common = kw(treated=t, donors=donors, inference="rank")
+        a = synthetic_did(prop99, **common, treated_cache=cache)
+        b = synthetic_did(prop99, **common)
+        assert a.estimate == pytest.approx(b.estimate, abs=1e-10)
+        assert a.p_value == b.p_value

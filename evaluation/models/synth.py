@@ -628,6 +628,104 @@ def synthetic_control(
 # --------------------------------------------------------------------------------------------
 
 
+def _sdid_options(method: str, y0pre: np.ndarray, n1: int, t1: int, max_iter: int):
+    """synthdid's tuning: penalties from the donors' pre-period first differences."""
+    noise = float(np.std(np.diff(y0pre, axis=1), ddof=1))
+    if method == "sdid":
+        eta_omega = (n1 * t1) ** 0.25
+        omega_intercept, update_omega, update_lambda = True, True, True
+    elif method == "sc":
+        eta_omega = 1e-6
+        omega_intercept, update_omega, update_lambda = False, True, False
+    else:
+        eta_omega = 0.0
+        omega_intercept, update_omega, update_lambda = True, False, False
+    opts = {
+        "zeta_omega": eta_omega * noise,
+        "zeta_lambda": 1e-6 * noise,
+        "omega_intercept": omega_intercept,
+        "lambda_intercept": True,
+        "update_omega": update_omega,
+        "update_lambda": update_lambda,
+        "min_decrease": 1e-5 * noise,
+        "max_iter": max_iter,
+    }
+    t0 = y0pre.shape[1]
+    lambda_init = np.zeros(t0) if method == "sc" else np.full(t0, 1.0 / t0)
+    return opts, lambda_init
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=float).tobytes()).hexdigest()
+
+
+def _treated_key(method: str, pn: _Panel, max_iter: int) -> tuple:
+    """Cache key of a treated fit: everything it depends on, data included."""
+    return (
+        "treated",
+        method,
+        tuple(pn.donors),
+        tuple(pn.pre),
+        tuple(pn.post),
+        max_iter,
+        _digest(pn.y0),
+        _digest(pn.y1),
+    )
+
+
+def synthetic_did_prefit(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    outcome: str,
+    treated_units: list,
+    pre,
+    post,
+    donors=None,
+    method: str = "sdid",
+    max_iter: int = 10_000,
+    cache: dict,
+) -> int:
+    """Fit many single treated units against the same donors in one batched Frank-Wolfe run and
+    store the fits in ``cache`` (pass the same dict as ``treated_cache=`` to
+    :func:`synthetic_did`).  The batch gives exactly the fits of separate runs (each problem
+    keeps its own stopping rule; tested), so this is only faster.  Units whose data do not
+    allow a fit are skipped (``synthetic_did`` then fits or fails as usual).  Returns the
+    number of fits stored."""
+    groups: dict[str, list] = {}
+    for u in treated_units:
+        try:
+            pn = _panel(data, unit, time, outcome, u, pre, post, donors)
+        except ValueError:
+            continue
+        key = _treated_key(method, pn, max_iter)
+        if key not in cache:
+            groups.setdefault(_digest(pn.y0) + repr(pn.donors), []).append((pn, key))
+    stored = 0
+    for members in groups.values():
+        pn0 = members[0][0]
+        t0, n0, t1 = pn0.t0, len(pn0.donors), len(pn0.post)
+        y0pre, y0post = pn0.y0[:, :t0], pn0.y0[:, t0:].mean(axis=1)
+        opts, lambda_init = _sdid_options(method, y0pre, 1, t1, max_iter)
+        targets = np.array([pn.y1.mean(axis=0) for pn, _ in members])
+        k = len(members)
+        tau, omg, lam = _sdid_fit(
+            y0pre,
+            y0post,
+            targets[:, :t0],
+            targets[:, t0:].mean(axis=1),
+            np.ones((k, n0), bool),
+            omega0=np.full((k, n0), 1.0 / n0),
+            lambda0=np.repeat(lambda_init[None, :], k, axis=0),
+            **opts,
+        )
+        for i, (_, key) in enumerate(members):
+            cache[key] = (float(tau[i]), omg[i], lam[i])
+            stored += 1
+    return stored
+
+
 def synthetic_did(
     data: pd.DataFrame,
     *,
@@ -647,6 +745,7 @@ def synthetic_did(
     outcome_label: str | None = None,
     unit_label: str = "outcome units",
     placebo_cache: dict | None = None,
+    treated_cache: dict | None = None,
 ) -> EstimationResult:
     """Synthetic DiD (``method="sdid"``), ``synthdid::sc_estimate`` (``"sc"``) or DiD (``"did"``),
     reproducing the R package synthdid 0.0.9 (defaults, Frank-Wolfe, sparsification).
@@ -675,38 +774,24 @@ def synthetic_did(
     t1 = len(pn.post)
     y0pre, y0post = pn.y0[:, :t0], pn.y0[:, t0:].mean(axis=1)
     y1 = pn.y1.mean(axis=0)
-    noise = float(np.std(np.diff(y0pre, axis=1), ddof=1))
-    if method == "sdid":
-        eta_omega = (n1 * t1) ** 0.25
-        omega_intercept, update_omega, update_lambda = True, True, True
-    elif method == "sc":
-        eta_omega = 1e-6
-        omega_intercept, update_omega, update_lambda = False, True, False
+    opts, lambda_init = _sdid_options(method, y0pre, n1, t1, max_iter)
+    key = _treated_key(method, pn, max_iter) if treated_cache is not None else None
+    if key is not None and key in treated_cache:
+        tau, omega, lam = treated_cache[key]
     else:
-        eta_omega = 0.0
-        omega_intercept, update_omega, update_lambda = True, False, False
-    opts = {
-        "zeta_omega": eta_omega * noise,
-        "zeta_lambda": 1e-6 * noise,
-        "omega_intercept": omega_intercept,
-        "lambda_intercept": True,
-        "update_omega": update_omega,
-        "update_lambda": update_lambda,
-        "min_decrease": 1e-5 * noise,
-        "max_iter": max_iter,
-    }
-    lambda_init = np.zeros(t0) if method == "sc" else np.full(t0, 1.0 / t0)
-    tau, omg, lam = _sdid_fit(
-        y0pre,
-        y0post,
-        y1[None, :t0],
-        np.array([y1[t0:].mean()]),
-        np.ones((1, n0), bool),
-        omega0=np.full((1, n0), 1.0 / n0),
-        lambda0=lambda_init[None, :],
-        **opts,
-    )
-    tau, omega, lam = float(tau[0]), omg[0], lam[0]
+        tau, omg, lam = _sdid_fit(
+            y0pre,
+            y0post,
+            y1[None, :t0],
+            np.array([y1[t0:].mean()]),
+            np.ones((1, n0), bool),
+            omega0=np.full((1, n0), 1.0 / n0),
+            lambda0=lambda_init[None, :],
+            **opts,
+        )
+        tau, omega, lam = float(tau[0]), omg[0], lam[0]
+        if key is not None:
+            treated_cache[key] = (tau, omega, lam)
 
     # Placebos: warm start from the fitted weights (omega restricted and renormalised).
     rng = np.random.default_rng(seed)
@@ -884,7 +969,7 @@ def synthetic_did(
             "treated_pre_sd": y1pre_sd,
             "placebo_median_pre_rmspe": float(np.median(pl_pre)),
             "intercept": offset,
-            "noise_level": noise,
+            "noise_level": float(np.std(np.diff(y0pre, axis=1), ddof=1)),
             "zeta_omega": opts["zeta_omega"],
             "zeta_lambda": opts["zeta_lambda"],
             "effective_n0": float(1 / np.sum(omega**2)),
