@@ -524,6 +524,14 @@ def area_periods(
     )
 
 
+def analysis_rows(panel: Panel, plan: Plan) -> pd.DataFrame:
+    """The panel's rows from the first pre-period to the last post-period, without the
+    periods the plan leaves out (the data every per-area alternative estimator sees)."""
+    first, last = plan.pre[0], plan.post[1]
+    keep = [t for t in range(first, last + 1) if t not in plan.excluded_periods]
+    return panel.units[panel.units[panel.time].isin(keep)]
+
+
 def area_alternatives(
     panel: Panel, plan: Plan, code: str, pool: list[str], outcome: Outcome, start_year: int
 ) -> dict[str, EstimationResult]:
@@ -532,8 +540,7 @@ def area_alternatives(
     ``start_year`` is the start period (a year, or a month index for monthly plans)."""
     time = panel.time
     excluded = plan.excluded_periods
-    years = [y for y in range(plan.pre[0], plan.post[1] + 1) if y not in excluded]
-    units = panel.units[panel.units[time].isin(years)]
+    units = analysis_rows(panel, plan)
     out: dict[str, EstimationResult] = {}
     wanted = plan.alternatives
     try:
@@ -687,8 +694,7 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
     if not plan.alternatives.get("synthetic_did", True):
         return 0
     time = panel.time
-    years = [y for y in range(plan.pre[0], plan.post[1] + 1) if y not in plan.excluded_periods]
-    units = panel.units[panel.units[time].isin(years)]
+    units = analysis_rows(panel, plan)
     pool = comparison_pool(panel, plan)
     made = 0
     for planned in plan.outcomes:

@@ -377,44 +377,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-perm", type=int, default=9999, help="randomisation draws")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_did)
-    p = sub.add_parser(
-        "cases",
-        help="case-level records -> area x period panel (EES layout); --help for options",
-        add_help=False,
-    )
-    p.add_argument("args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda a: _delegate("cases", a.args))
-    p = sub.add_parser(
-        "synth",
-        help="write realistic SYNTHETIC case-level returns (demo data); --help for options",
-        add_help=False,
-    )
-    p.add_argument("args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda a: _delegate("synth", a.args))
-    p = sub.add_parser(
-        "power",
-        help="minimum detectable effects of a plan's designs, by simulation; --help for options",
-        add_help=False,
-    )
-    p.add_argument("args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda a: _delegate("power", a.args))
+    for name, (_, text) in DELEGATED.items():
+        # listed for --help only: main() hands these to their own parsers before parsing
+        sub.add_parser(name, help=f"{text}; --help for options", add_help=False)
     return parser
 
 
+# Sub-commands with their own argument parsers (and exit codes): name -> (module, help).
+DELEGATED = {
+    "cases": ("cases", "case-level records -> area x period panel (EES layout)"),
+    "synth": ("synthetic_returns", "write realistic SYNTHETIC case-level returns (demo data)"),
+    "power": ("power", "minimum detectable effects of a plan's designs, by simulation"),
+}
+
+
 def _delegate(command: str, argv: list[str]) -> int:
-    """Sub-commands with their own argument parsers (and exit codes)."""
-    if command == "cases":
-        from .cases import main as run
-    elif command == "power":
-        from .power import main as run
-    else:
-        from .synthetic_returns import main as run
-    return int(run(argv) or 0)
+    import importlib
+
+    module = importlib.import_module(f".{DELEGATED[command][0]}", __package__)
+    return int(module.main(argv) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in {"cases", "synth", "power"}:
+    if argv and argv[0] in DELEGATED:
         return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
