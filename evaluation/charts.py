@@ -206,7 +206,9 @@ def placebo_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str
     rank = o.result.diagnostics["placebo_rank"]
     alt = (
         f"Histogram of the same statistic computed for each of the {n} comparison areas as if "
-        f"it had been a pilot, with {ev.name} marked at {fmt(z, 2)}. {rank - 1} of {n} "
+        f"it had been a pilot. The statistic is the change relative to the comparison areas "
+        f"divided by how much the gap varied before the programme, so areas with noisy data "
+        f"are not over-counted; {ev.name}'s is {fmt(z, 2)}. {rank - 1} of {n} "
         f"comparison areas have a value at least as extreme, giving p = {o.result.p_value:.2f}."
     )
     return fig, alt

@@ -59,8 +59,10 @@ def evidence_strength(
         checks["pre_trend_small"] = ok
         if not ok:
             concerns.append(
-                f"the pre-period trend in the gap, carried forward, would account for "
-                f"{drift:.{decimals}f} of the {abs(result.estimate):.{decimals}f}-point change"
+                f"the gap with the comparison areas was already changing before the programme "
+                f"(the pre-period trend in the gap); carried forward, that trend alone would "
+                f"move the gap by {drift:.{decimals}f} points, against an estimated change of "
+                f"{abs(result.estimate):.{decimals}f}"
             )
     else:
         checks["pre_trend_small"] = None

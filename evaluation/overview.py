@@ -117,9 +117,21 @@ def collect_results(
                     "ci_low": o["ci_low"],
                     "ci_high": o["ci_high"],
                     "p_value": o["p_value"],
+                    "interval_cut": _interval_cut(o),
                 }
             )
     return pd.DataFrame(rows), missing
+
+
+def _interval_cut(o: dict) -> str:
+    """Which end of an area's interval the 0-100 range set (rather than the data)."""
+    raw = (o.get("diagnostics") or {}).get("interval_before_bounds")
+    if not raw or o["ci_low"] is None or o["ci_high"] is None:
+        return "no"
+    low, high = o["ci_low"] != raw[0], o["ci_high"] != raw[1]
+    return {(True, True): "both ends", (True, False): "lower end", (False, True): "upper end"}.get(
+        (low, high), "no"
+    )
 
 
 def build_overview(
@@ -489,11 +501,30 @@ def overview_html(ov: Overview) -> str:
             "partnerships",
         )
     )
+    cut = ov.areas.get("interval_cut", pd.Series(dtype=str))
+    n_cut = int((cut != "no").sum())
     parts.append(
         "<h2>Every area and outcome</h2>"
+        + (
+            f"<p>{n_cut} of {len(ov.areas)} intervals have an end set by what is possible (a "
+            "rate cannot go below 0 or above 100) rather than by the data; the column "
+            "'Interval cut at 0-100' says which, and each area's report gives the unrestricted "
+            "interval.</p>"
+            if n_cut
+            else ""
+        )
         + _table(
             ov.areas,
-            ["area", "partnership", "outcome", "estimate", "ci_low", "ci_high", "p_value"],
+            [
+                "area",
+                "partnership",
+                "outcome",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "p_value",
+                *(["interval_cut"] if "interval_cut" in ov.areas else []),
+            ],
             [
                 "Area",
                 "Partnership",
@@ -502,6 +533,7 @@ def overview_html(ov: Overview) -> str:
                 "Interval from",
                 "Interval to",
                 "p-value",
+                *(["Interval cut at 0-100"] if "interval_cut" in ov.areas else []),
             ],
             "Per-area difference-in-differences (percentage points); select a column "
             "heading to sort",

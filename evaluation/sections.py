@@ -19,7 +19,7 @@ from .charts import (
     placebo_chart,
     synthetic_chart,
 )
-from .text import escape, fmt, headline, mid_judgement, span
+from .text import bounds_note, escape, fmt, headline, mid_judgement, span
 
 DISCLAIMER = (
     "These are experimental statistics produced by the SEND test-and-learn evaluation "
@@ -137,6 +137,10 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
     )
 
 
+def _prefixed(sentence: str) -> str:
+    return f" {sentence}" if sentence else ""
+
+
 def synthetic_block(ev: AreaEvaluation, o) -> str:
     """Synthetic control chart, its weights as a table, and the caveat on few pre-years."""
     sc = o.alternatives.get("synthetic_control")
@@ -155,7 +159,8 @@ def synthetic_block(ev: AreaEvaluation, o) -> str:
     sd = o.alternatives.get("synthetic_did")
     sd_text = (
         f" Synthetic difference-in-differences, which adds a constant gap and weights the "
-        f"{ev.plan.period_word}s, gives {fmt(sd.estimate, dp)} ({fmt(sd.ci_low, dp)} to {fmt(sd.ci_high, dp)})."
+        f"{ev.plan.period_word}s, gives {fmt(sd.estimate, dp)} ({fmt(sd.ci_low, dp)} to "
+        f"{fmt(sd.ci_high, dp)}).{_prefixed(bounds_note(sd, dp))}"
         if sd is not None
         else ""
     )
@@ -163,7 +168,10 @@ def synthetic_block(ev: AreaEvaluation, o) -> str:
     perfect = sc.diagnostics.get("n_perfect_prefit_placebos") or 0
     caveat = ""
     if problems:
-        caveat += f"<p class='caveat'>Poor pre-programme fit: {escape('; '.join(problems))}.</p>"
+        caveat += (
+            "<p class='caveat'>Caution about the pre-programme fit: "
+            f"{escape('; '.join(problems))}.</p>"
+        )
     if perfect:
         caveat += (
             f"<p class='caveat'>With only {len(sc.pre_periods)} {ev.plan.period_word}s before the programme and "
@@ -176,7 +184,8 @@ def synthetic_block(ev: AreaEvaluation, o) -> str:
         f"{figure_html(fig, alt, caption=alt)}"
         f"<p>Estimate {fmt(sc.estimate, dp)} {escape(o.outcome.unit)} "
         f"({round(100 * (1 - sc.alpha))}% placebo interval {fmt(sc.ci_low, dp)} to "
-        f"{fmt(sc.ci_high, dp)}).{escape(sd_text)}</p>{caveat}"
+        f"{fmt(sc.ci_high, dp)}).{escape(_prefixed(bounds_note(sc, dp)))}{escape(sd_text)}</p>"
+        f"{caveat}"
         "<details><summary>The comparison areas in the synthetic control and their weights"
         "</summary><table><caption>Weights of the synthetic control</caption><thead><tr>"
         "<th scope='col'>Comparison area</th><th scope='col'>Weight</th></tr></thead>"

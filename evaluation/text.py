@@ -43,6 +43,35 @@ def verdict(o: OutcomeResult, period_word: str = "year") -> str:
     )
 
 
+def bounds_note(r, dp: int) -> str:
+    """A sentence when an interval end was set by the range a rate can take (0 to 100) rather
+    than by the data (``interval_before_bounds`` in the result's diagnostics); empty otherwise."""
+    raw = (r.diagnostics or {}).get("interval_before_bounds")
+    if not raw or not r.ci_is_finite:
+        return ""
+    cut_low, cut_high = r.ci_low != raw[0], r.ci_high != raw[1]
+    if not (cut_low or cut_high):
+        return ""
+    if cut_low and cut_high:
+        ends = "Both ends of the interval are"
+    else:
+        ends = f"The {'lower' if cut_low else 'upper'} end of the interval is"
+    # an end beyond +-1,000 points (ten times the whole range) comes from placebos that fit
+    # their pre-period almost exactly: it is no limit at all, and printed digits would mislead
+    lo_ok, hi_ok = (math.isfinite(x) and abs(x) <= 1000 for x in raw)
+    if lo_ok and hi_ok:
+        rest = f"it would run from {fmt(raw[0], dp)} to {fmt(raw[1], dp)}"
+    elif lo_ok or hi_ok:
+        known = f"from {fmt(raw[0], dp)}" if lo_ok else f"up to {fmt(raw[1], dp)}"
+        rest = f"it would run {known} with no {'upper' if lo_ok else 'lower'} limit"
+    else:
+        rest = "the data would set no useful limit either way"
+    return (
+        f"{ends} set by what is possible (a rate cannot go below 0 or above 100), not by the "
+        f"data; without that limit {rest}."
+    )
+
+
 def headline(ev: AreaEvaluation, o: OutcomeResult) -> str:
     """One sentence (plus a verdict) for one outcome."""
     r = o.result
@@ -55,10 +84,12 @@ def headline(ev: AreaEvaluation, o: OutcomeResult) -> str:
     else:
         moved = "rose" if r.estimate > 0 else "fell"
         change = f"{moved} by {size} {unit} more than expected from the comparison areas"
+    note = bounds_note(r, dp)
     return (
-        f"{o.outcome.label}: {ev.name}'s rate {change} between {span(r.pre_periods, ev.label)} "
-        f"and {span(r.post_periods, ev.label)} ({level}% interval {fmt(r.ci_low, dp)} to "
-        f"{fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}). {verdict(o, ev.plan.period_word)}"
+        f"{o.outcome.label}: {ev.name}'s rate {change}, comparing "
+        f"{span(r.post_periods, ev.label)} with {span(r.pre_periods, ev.label)} ({level}% "
+        f"interval {fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}). "
+        f"{verdict(o, ev.plan.period_word)}" + (f" {note}" if note else "")
     )
 
 

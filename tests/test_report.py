@@ -82,6 +82,10 @@ def test_html_headlines_match_results_json(rendered):
         dp = 2 if o["outcome"] == "tribunal_appeal_rate" else 1
         assert fmt(abs(o["estimate"]), dp) in html
         assert f"interval {fmt(o['ci_low'], dp)} to {fmt(o['ci_high'], dp)}" in html
+        raw = o["diagnostics"].get("interval_before_bounds")
+        if raw and [o["ci_low"], o["ci_high"]] != raw and all(abs(x) <= 1000 for x in raw):
+            # an interval cut at 0-100 says so, with the unrestricted interval from results.json
+            assert f"would run from {fmt(raw[0], dp)} to {fmt(raw[1], dp)}" in html
     for caveat in [
         "not chosen at random",
         "already differed before the programme",

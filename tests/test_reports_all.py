@@ -153,3 +153,37 @@ def test_placebo_programmes_draw_distinct_units_within_regions_and_match_a_direc
             post=post,
         )
         assert fast[b] == pytest.approx(direct, abs=1e-9)
+
+
+def test_overview_says_which_area_intervals_the_0_to_100_range_cut(tmp_path):
+    """Hartlepool's timeliness interval is cut at both ends (its report says so); the
+    overview's table marks it and counts the cut intervals."""
+    import json
+
+    from evaluation.overview import collect_results
+
+    results = {
+        "area": {"name": "Hartlepool", "partnership": "North East"},
+        "outcomes": [
+            {
+                "outcome": "timeliness",
+                "estimate": 36.6,
+                "ci_low": -25.4,
+                "ci_high": 74.6,
+                "p_value": 0.15,
+                "diagnostics": {"interval_before_bounds": [-40.2, 113.3]},
+            },
+            {
+                "outcome": "tribunal_appeal_rate",
+                "estimate": -0.01,
+                "ci_low": -1.89,
+                "ci_high": 1.88,
+                "p_value": 0.99,
+                "diagnostics": {"interval_before_bounds": [-1.89, 1.88]},
+            },
+        ],
+    }
+    (tmp_path / "hartlepool").mkdir()
+    (tmp_path / "hartlepool" / "results.json").write_text(json.dumps(results))
+    areas, missing = collect_results(tmp_path, None, {"805": "hartlepool"})
+    assert missing == [] and list(areas["interval_cut"]) == ["both ends", "no"]
