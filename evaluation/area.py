@@ -583,7 +583,12 @@ def area_alternatives(
     ].astype(float)
     fits = []
     if wanted.get("synthetic_control", True):
-        fits.append(("synthetic_control", lambda: synthetic_control(units, **kw)))
+        fits.append(
+            (
+                "synthetic_control",
+                lambda: synthetic_control(units, placebo_cache=_SC_PLACEBOS, **kw),
+            )
+        )
     if wanted.get("synthetic_did", True):
         fits.append(
             (
@@ -679,6 +684,8 @@ class _DiskCache(dict):
 # same donors shares them (see models/synth.py, placebo_cache): in this process, and across
 # runs through .cache/ (keyed by the donors' data and the synthetic-DiD code).
 _SDID_PLACEBOS: dict = _DiskCache("sdid-placebos")
+# The same for the synthetic control's placebo fits (each donor against the other donors).
+_SC_PLACEBOS: dict = _DiskCache("sc-placebos")
 # The pilots' own synthetic-DiD fits, batched for all pilots at once by prefit_shared_work
 # (make reports) and reused by each area's evaluation.
 _SDID_TREATED: dict = _DiskCache("sdid-treated")
@@ -687,12 +694,10 @@ _SDID_TREATED: dict = _DiskCache("sdid-treated")
 def prefit_shared_work(panel: Panel, plan: Plan) -> int:
     """Work shared by every area report, done once before the areas are rendered: the
     synthetic-DiD fits of all pilots (one batched run per outcome against the same donors) and
-    the placebo fits (which do not involve any pilot).  Results go to the caches that
+    the synthetic-control and synthetic-DiD placebo fits (which do not involve any pilot).  Results go to the caches that
     ``evaluate_area`` reads, in memory and in ``.cache/``.  Returns the number of fits made."""
-    from .models.synth import synthetic_did, synthetic_did_prefit
+    from .models.synth import synthetic_control, synthetic_did, synthetic_did_prefit
 
-    if not plan.alternatives.get("synthetic_did", True):
-        return 0
     time = panel.time
     units = analysis_rows(panel, plan)
     pool = comparison_pool(panel, plan)
@@ -701,6 +706,17 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
         name = planned.name
         kw = dict(unit="unit_id", time=time, outcome=name, pre=plan.pre_years)
         kw.update(post=plan.post_years, donors=pool)
+        if plan.alternatives.get("synthetic_control", True):
+            for code in plan.pilot_codes:  # the placebo fits, once per outcome
+                try:
+                    synthetic_control(
+                        units, treated=code, alpha=plan.alpha, placebo_cache=_SC_PLACEBOS, **kw
+                    )
+                    break
+                except ValueError:
+                    continue
+        if not plan.alternatives.get("synthetic_did", True):
+            continue
         made += synthetic_did_prefit(
             units, treated_units=list(plan.pilot_codes), cache=_SDID_TREATED, **kw
         )

@@ -32,7 +32,7 @@ import pandas as pd
 import yaml
 
 from .findings import ERROR, WARNING, Finding, findings_frame
-from .geography import PROJECT_ROOT, Geography
+from .geography import PROJECT_ROOT, Geography, read_yaml
 
 CONTRACT_DIR = PROJECT_ROOT / "data_contracts"
 TYPES = {
@@ -169,7 +169,7 @@ def load_contract(name_or_path: str | Path) -> Contract:
             f"Unknown contract '{name_or_path}'. Known: {', '.join(list_contracts())}."
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ContractError(f"{path.name}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

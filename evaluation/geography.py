@@ -21,6 +21,16 @@ import yaml
 
 from .findings import ERROR, WARNING, Finding
 
+# libyaml's parser when PyYAML was built with it (the wheels are): the same safe subset of
+# YAML, parsed about ten times faster than the pure-Python loader (the plan is read per report).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(source):
+    """``yaml.safe_load`` with libyaml's parser where available (text or an open file)."""
+    return yaml.load(source, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 LOOKUP_FILE = "public/la_lookup_old_la_codes.csv"
@@ -365,7 +375,7 @@ def load_geography(data_dir: Path | str = DEFAULT_DATA_DIR) -> Geography:
     )
     lookup = lookup[lookup["new_la_code"].str.startswith("E")].reset_index(drop=True)
     with open(data_dir / GEOGRAPHY_FILE, encoding="utf-8") as fh:
-        ref = yaml.safe_load(fh)
+        ref = read_yaml(fh)
     errata: dict[str, dict[str, dict[str, str]]] = {}
     late: dict[str, dict[str, list[int]]] = {}
     for item in ref.get("errata", []):

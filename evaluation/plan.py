@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from .geography import PROJECT_ROOT
+from .geography import PROJECT_ROOT, read_yaml
 from .ingest import SOURCES
 from .outcomes import CATALOGUE
 
@@ -222,7 +222,7 @@ def load_plan(path: Path | str) -> Plan:
         raise PlanError(f"{path}: plan file not found.")
     with open(path, encoding="utf-8") as fh:
         try:
-            raw = yaml.safe_load(fh)
+            raw = read_yaml(fh)
         except yaml.YAMLError as exc:
             raise PlanError(f"{path}: not valid YAML: {exc}") from None
     _require(isinstance(raw, dict), path, "(top level)", "must be a mapping of keys to values")

@@ -281,6 +281,30 @@ def test_shared_placebo_cache_is_keyed_by_the_donors_data(prop99):
     assert (b1.p_value, b1.ci_low) == pytest.approx((b2.p_value, b2.ci_low), abs=1e-12)
 
 
+def test_sc_shared_placebos_give_exactly_the_unshared_result(prop99, sc):
+    """The synthetic control's placebo fits never involve the treated unit: a second treated
+    unit against the same donors reuses them, and every number equals a fit without sharing;
+    another outcome (same donors, different data) does not reuse them."""
+    donors = [s for s in prop99["State"].unique() if s not in {"California", "Utah"}]
+    cache: dict = {}
+    a = synthetic_control(prop99, **kw(donors=donors, placebo_cache=cache))
+    b = synthetic_control(prop99, **kw(treated="Utah", donors=donors, placebo_cache=cache))
+    assert len(cache) == 1
+    b_fresh = synthetic_control(prop99, **kw(treated="Utah", donors=donors))
+    a_fresh = synthetic_control(prop99, **kw(donors=donors))
+    for shared, fresh in [(a, a_fresh), (b, b_fresh)]:
+        assert (shared.estimate, shared.ci_low, shared.ci_high, shared.p_value) == (
+            fresh.estimate,
+            fresh.ci_low,
+            fresh.ci_high,
+            fresh.p_value,
+        )
+        pd.testing.assert_frame_equal(shared.distribution, fresh.distribution)
+    logged = prop99.assign(PacksPerCapita=np.log(prop99["PacksPerCapita"]))
+    synthetic_control(logged, **kw(donors=donors, placebo_cache=cache))
+    assert len(cache) == 2
+
+
 def test_batched_prefit_equals_separate_treated_fits(prop99):
     """make reports fits every pilot against the same donors in one batch: the estimates must
     be exactly those of separate fits."""

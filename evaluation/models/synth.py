@@ -435,6 +435,7 @@ def synthetic_control(
     seed: int = 0,
     outcome_label: str | None = None,
     unit_label: str = "outcome units",
+    placebo_cache: dict | None = None,
 ) -> EstimationResult:
     """Synthetic control (Abadie, Diamond and Hainmueller 2010) with placebo-in-space inference.
 
@@ -453,7 +454,9 @@ def synthetic_control(
     pre-periods than donors many placebos fit perfectly and their statistics explode (see
     ``diagnostics['n_perfect_prefit_placebos']``).  With a single treated unit every donor is a
     placebo (no randomness); with a block, ``n_reps`` (default 200) random placebo blocks of the
-    same size are drawn with ``seed``.
+    same size are drawn with ``seed``.  ``placebo_cache`` (a dict the caller owns) shares the
+    single-unit placebo fits between calls with the same donors: they never involve the treated
+    unit, so every pilot evaluated against one donor pool has the same placebo distribution.
     """
     if statistic not in {"mean_gap", "rmspe_ratio"}:
         raise ValueError("statistic must be 'mean_gap' or 'rmspe_ratio'")
@@ -489,16 +492,26 @@ def synthetic_control(
 
     # Placebo-in-space: donors in turn (or random blocks) against the remaining donors.
     rng = np.random.default_rng(seed)
-    sets = _placebo_sets(n0, n1, n_reps, rng)
-    rows, gaps_pl = [], []
-    for s in sets:
-        rest = np.setdiff1d(np.arange(n0), s)
-        _, g = fit(rest, pn.y0[s].mean(axis=0))
-        gaps_pl.append(g)
-        label = pn.donors[s[0]] if n1 == 1 else "+".join(str(pn.donors[i]) for i in s)
-        rows.append({"unit": label, **summarise(g)})
+    key = None
+    if placebo_cache is not None and n1 == 1 and n_reps is None:
+        # the donors' outcomes are part of the key (two outcomes can share donors)
+        digest = hashlib.sha256(np.ascontiguousarray(pn.y0, dtype=float).tobytes()).hexdigest()
+        key = ("sc", tuple(pn.donors), tuple(pn.pre), tuple(pn.post), ridge_eta, floor, digest)
+    if key is not None and key in placebo_cache:
+        rows, gaps_pl = placebo_cache[key]
+    else:
+        sets = _placebo_sets(n0, n1, n_reps, rng)
+        rows, gaps_pl = [], []
+        for s in sets:
+            rest = np.setdiff1d(np.arange(n0), s)
+            _, g = fit(rest, pn.y0[s].mean(axis=0))
+            gaps_pl.append(g)
+            label = pn.donors[s[0]] if n1 == 1 else "+".join(str(pn.donors[i]) for i in s)
+            rows.append({"unit": label, **summarise(g)})
+        gaps_pl = np.array(gaps_pl)
+        if key is not None:
+            placebo_cache[key] = (rows, gaps_pl)
     dist = pd.DataFrame(rows)
-    gaps_pl = np.array(gaps_pl)
     pre_pl = np.maximum(dist["pre_rmspe"].to_numpy(), floor)
 
     p_ratio, rank_ratio = _rank_p(main["rmspe_ratio"], dist["rmspe_ratio"].to_numpy())
