@@ -237,7 +237,9 @@ def render_all(
 ) -> RenderedAll:
     """Render every pilot area (in parallel), the programme overview and ``reports/index.html``.
 
-    Shared work is done once: the panel is built here and handed to every area's notebook.
+    Shared work is done once: the panel is built (or loaded from ``.cache/``) here and handed
+    to every area's notebook; the synthetic-control and synthetic-DiD fits that do not depend
+    on the area are made before the areas start (:func:`evaluation.area.prefit_shared_work`).
     A failure in one area is reported and the others still complete.
     """
     import multiprocessing
@@ -250,7 +252,7 @@ def render_all(
 
     from .area import save_panel
     from .overview import index_html
-    from .panel import build_panel, panel_for_plan
+    from .panel import panel_for_plan
 
     plan_obj = load_plan(plan)
     plan_obj.require_data()
@@ -266,11 +268,9 @@ def render_all(
     slugs = {c: slugify(names[c]) for c in plan_obj.pilot_codes}
     reports, failures = [], {}
     with tempfile.TemporaryDirectory(prefix="reports-shared-") as tmp:
-        panel = (
-            build_panel(plan_obj.data_dir, plan_obj.boundary_policy, geo=geo)
-            if plan_obj.frequency == "year"
-            else panel_for_plan(plan_obj)
-        )
+        # built once per set of inputs (data, contracts, code) and kept in .cache/, as for a
+        # single report: a second `make reports` on the same data loads it
+        panel = panel_for_plan(plan_obj)
         cache = save_panel(panel, Path(tmp) / "panel.pkl")
         from .area import prefit_shared_work
 
