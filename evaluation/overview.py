@@ -497,7 +497,8 @@ def overview_html(ov: Overview) -> str:
                 "Interval to",
                 "p-value",
             ],
-            "Each partnership's areas combined, against the comparison pool",
+            "Each partnership's areas combined, against the comparison pool, in each outcome's "
+            "units; select a column heading to sort",
             "partnerships",
         )
     )
@@ -535,8 +536,9 @@ def overview_html(ov: Overview) -> str:
                 "p-value",
                 *(["Interval cut at 0-100"] if "interval_cut" in ov.areas else []),
             ],
-            "Per-area difference-in-differences (percentage points); select a column "
-            "heading to sort",
+            "Per-area difference-in-differences, in each outcome's units ("
+            + "; ".join(sorted({CATALOGUE[p.name].unit for p in ov.plan.outcomes}))
+            + "); select a column heading to sort",
             "areas",
         )
     )
@@ -545,20 +547,27 @@ def overview_html(ov: Overview) -> str:
 
 
 def _table(frame: pd.DataFrame, cols: list[str], heads: list[str], caption: str, tid: str) -> str:
+    """A sortable table: outcomes by their labels, numbers to each outcome's decimals,
+    p-values to two; each cell keeps its raw value in ``data-v`` for sorting."""
     head = "".join(
         f"<th scope='col'><button type='button' data-col='{i}'>{escape(h)}</button></th>"
         for i, h in enumerate(heads)
     )
     body = []
-    for row in frame[cols].itertuples(index=False):
+    for rec in frame.to_dict("records"):
+        outcome = CATALOGUE.get(rec.get("outcome"))
         cells = []
-        for v in row:
+        for col in cols:
+            v = rec[col]
+            if col == "outcome" and outcome is not None:
+                v = outcome.label
             if isinstance(v, float):
-                cells.append(
-                    f"<td data-v='{v if np.isfinite(v) else ''}'>{fmt(v)}</td>"
-                    if not np.isnan(v)
-                    else "<td data-v=''>unbounded</td>"
-                )
+                dp = 2 if col == "p_value" else (outcome.decimals if outcome else 1)
+                if np.isnan(v):
+                    shown = "not available" if col == "p_value" else "unbounded"
+                    cells.append(f"<td data-v=''>{shown}</td>")
+                else:
+                    cells.append(f"<td data-v='{v if np.isfinite(v) else ''}'>{fmt(v, dp)}</td>")
             else:
                 cells.append(f"<td data-v='{escape(str(v))}'>{escape(str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
