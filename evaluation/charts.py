@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .area import AreaEvaluation, OutcomeResult  # noqa: E402
+from .outcomes import CATALOGUE  # noqa: E402
 from .text import escape, fmt, span  # noqa: E402
 
 AREA_COLOUR = "#12436D"  # Analysis Function dark blue
@@ -227,6 +228,7 @@ def its_chart(ev: AreaEvaluation, item: dict, title: str) -> tuple[plt.Figure, s
         ylabel="percentage points" if controlled else "%",
         zero_line=controlled,
         label=ev.label if ev.monthly else None,
+        decimals=CATALOGUE[item["outcome"]].decimals if item["outcome"] in CATALOGUE else 1,
     )
 
 
@@ -237,11 +239,14 @@ def its_figure(
     ylabel: str = "",
     zero_line: bool = False,
     label=None,
+    decimals: int = 1,
 ) -> tuple[plt.Figure, str]:
     """Observed, fitted and counterfactual (with its band) for any ITS result from
     :func:`evaluation.models.its.its`, the interruption marked; returns (figure, alt text).
     ``label`` (optional) maps a time value to its display label (e.g. month index -> 'Jan
-    2021'); ticks then fall on every sixth time value divisible by 6 (January and July)."""
+    2021'); ticks then fall on every sixth time value divisible by 6 (January and July).
+    ``decimals``: for the numbers in the alt text (the outcome's own precision)."""
+    dp = decimals
     cf = res.extra["counterfactual"]
     post = cf["post"].to_numpy()
     washout = cf["washout"].to_numpy()
@@ -326,9 +331,9 @@ def its_figure(
     alt = (
         f"Chart of {what} over time, {first_txt} to {last_txt}, "
         "with the fitted trend and the trend projected past the interruption. At the last "
-        f"point the observed value was {fmt(obs_last)} against {fmt(cf_last)} projected; the "
-        f"estimated level change is {fmt(float(lvl['estimate']), 3)}{scale} (interval "
-        f"{fmt(float(lvl['ci_low']), 3)} to {fmt(float(lvl['ci_high']), 3)})."
+        f"point the observed value was {fmt(obs_last, dp)} against {fmt(cf_last, dp)} projected; the "
+        f"estimated level change is {fmt(float(lvl['estimate']), dp)}{scale} (interval "
+        f"{fmt(float(lvl['ci_low']), dp)} to {fmt(float(lvl['ci_high']), dp)})."
     )
     return fig, alt
 

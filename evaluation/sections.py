@@ -137,6 +137,12 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
     )
 
 
+def _lower_first(label: str) -> str:
+    """'New EHC plans ...' -> 'new EHC plans ...' (acronyms keep their capitals)."""
+    first, _, rest = label.partition(" ")
+    return (first.lower() if not first.isupper() else first) + (f" {rest}" if rest else "")
+
+
 def _prefixed(sentence: str) -> str:
     return f" {sentence}" if sentence else ""
 
@@ -306,8 +312,14 @@ def methods_and_caveats(ev: AreaEvaluation) -> str:
     d = primary.result.diagnostics
     gap = d["pre_period_gap"]
     above = "above" if gap > 0 else "below"
-    partial = "; ".join(
-        f"{ev.plan.partial_label(p)}: {p['handling']} ({' '.join(str(p.get('why', '')).split())})"
+    handled = {
+        "exclude": "left out of the estimate",
+        "pre": "counted as before the programme",
+        "post": "counted as after the start",
+    }
+    partial = " ".join(
+        f"{ev.plan.partial_label(p)}: {handled[p['handling']]}. "
+        f"{' '.join(str(p.get('why', '')).split())}".strip()
         for p in ev.plan.partially_treated
     )
     if ev.monthly:
@@ -331,7 +343,8 @@ def methods_and_caveats(ev: AreaEvaluation) -> str:
         "outcomes. The comparison assumes that, without the programme, this area's rate would "
         "have moved in parallel with the comparison areas' rate.</li>"
         f"<li><strong>This area already differed before the programme.</strong> In "
-        f"{span(primary.result.pre_periods)} its {primary.outcome.label.lower()} was on average "
+        f"{span(primary.result.pre_periods)} its rate for {_lower_first(primary.outcome.label)} "
+        "was on average "
         f"{fmt(abs(gap))} percentage points {above} the comparison areas, and the gap changed by "
         f"{fmt(d['pre_period_gap_slope_per_period'])} points a year on average.</li>"
         "<li><strong>The data series breaks in 2023.</strong> From 2023 the SEN2 return moved "
@@ -385,8 +398,8 @@ def _monthly_methods_and_caveats(ev: AreaEvaluation, primary, gap, above, partia
         "without the programme, this area's monthly rate would have moved in parallel with the "
         "comparison areas' rate.</li>"
         f"<li><strong>This area already differed before the programme.</strong> In "
-        f"{span(primary.result.pre_periods, ev.label)} its {primary.outcome.label.lower()} was "
-        f"on average {fmt(abs(gap))} percentage points {above} the comparison areas, and the gap "
+        f"{span(primary.result.pre_periods, ev.label)} its rate for "
+        f"{_lower_first(primary.outcome.label)} was on average {fmt(abs(gap))} percentage points {above} the comparison areas, and the gap "
         f"changed by {fmt(d['pre_period_gap_slope_per_period'], 2)} points a month on average.</li>"
         f"<li><strong>Phase-in (washout).</strong> {escape(partial)}</li>"
         f"<li><strong>Post-period.</strong> {span(post, ev.label)} ({len(post)} months). "
