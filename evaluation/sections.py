@@ -355,15 +355,63 @@ def methods_and_caveats(ev: AreaEvaluation) -> str:
         "<li><strong>Only one year after the start.</strong> The post-period is "
         f"{span(ev.plan.post_years)}; effects of a reform of this kind may take longer to show."
         "</li>"
-        f"<li><strong>Boundary changes.</strong> Boundary policy: {ev.plan.boundary_policy}. "
-        "Dorset with Bournemouth, Christchurch and Poole (2019), Northamptonshire (2021) and "
-        "Cumbria (2023) changed boundaries; each is combined into one comparison unit covering "
-        "the same area in every year. This area's own boundary did not change.</li>"
+        f"<li><strong>Boundary changes.</strong> {escape(boundary_caveat(ev))}</li>"
         "<li><strong>Year-to-year noise.</strong> Timeliness in a single authority can swing by "
         "tens of percentage points from one year to the next, so intervals for one area are "
         "wide. A wide interval means the data cannot tell, not that there was no effect.</li>"
         "</ul>"
     )
+
+
+def boundary_caveat(ev: AreaEvaluation) -> str:
+    """Which authorities changed boundaries (from ``data/reference/geography.yaml``), how the
+    plan's boundary policy treats them, which are in this area's region, and whether this
+    area's own boundary changed."""
+    from .geography import load_geography
+
+    units = load_geography(ev.plan.data_dir).stable_units
+    if not units:
+        return "No boundary changes affect the years used."
+    regions = ev.panel.regions
+    region = regions.get(ev.la_code)
+
+    def unit_region(u):
+        return regions.get(u["unit_id"]) or next(
+            (regions[m] for m in u["members"] if m in regions), None
+        )
+
+    def short(u):
+        return u["unit_name"].split(" (")[0]
+
+    listed = "Boundary changes in these years: " + "; ".join(u["why"].rstrip(". ") for u in units)
+    if ev.plan.boundary_policy == "aggregate":
+        policy = (
+            "Under the plan's boundary policy (aggregate) each group is combined into one "
+            "comparison unit covering the same area in every year."
+        )
+    else:
+        policy = (
+            "Under the plan's boundary policy (exclude) these authorities are left out of the "
+            "comparison."
+        )
+    near = [short(u) for u in units if region is not None and unit_region(u) == region]
+    if region is None:
+        nearby = "This area's region is not known, so nearby changes cannot be listed."
+    elif near:
+        nearby = (
+            f"{', '.join(near)} {'is' if len(near) == 1 else 'are'} in this area's region "
+            f"({region}); the comparison uses the combined unit there."
+        )
+    else:
+        nearby = f"None of them is in this area's region ({region})."
+    own = next((u for u in units if ev.la_code in u["members"]), None)
+    own_text = (
+        f"This area's own boundary changed ({own['why'].rstrip('. ')}); its series is that of "
+        f"{own['unit_name']}."
+        if own is not None
+        else "This area's own boundary did not change in these years."
+    )
+    return f"{listed}. {policy} {nearby} {own_text}"
 
 
 def _monthly_methods_and_caveats(ev: AreaEvaluation, primary, gap, above, partial) -> str:

@@ -47,3 +47,18 @@ def test_near_exact_placebo_fits_are_no_limit_not_printed_digits():
     assert "no useful limit either way" in note and "20422955" not in note
     one_sided = bounds_note(result(-97.87, 2.13, (-math.inf, 4.0)), 2)
     assert "up to 4.00 with no lower limit" in one_sided
+
+
+def test_boundary_caveat_names_changes_in_the_areas_region():
+    from evaluation.area import evaluate_area
+    from evaluation.sections import boundary_caveat
+
+    from .conftest import PLAN
+
+    north_east = boundary_caveat(evaluate_area("805", PLAN))  # Hartlepool
+    assert north_east.startswith("Boundary changes in these years: April 2019")
+    assert "None of them is in this area's region (North East)" in north_east
+    assert "own boundary did not change" in north_east
+    north_west = boundary_caveat(evaluate_area("manchester", PLAN))
+    assert "Cumbria is in this area's region (North West)" in north_west
+    assert ".." not in north_west and ".;" not in north_west
