@@ -707,34 +707,36 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
         kw = dict(unit="unit_id", time=time, outcome=name, pre=plan.pre_years)
         kw.update(post=plan.post_years, donors=pool)
         if plan.alternatives.get("synthetic_control", True):
-            for code in plan.pilot_codes:  # the placebo fits, once per outcome
-                try:
-                    synthetic_control(
-                        units, treated=code, alpha=plan.alpha, placebo_cache=_SC_PLACEBOS, **kw
-                    )
-                    break
-                except ValueError:
-                    continue
+            _fit_for_any_pilot(
+                plan, synthetic_control, units, alpha=plan.alpha, placebo_cache=_SC_PLACEBOS, **kw
+            )
         if not plan.alternatives.get("synthetic_did", True):
             continue
         made += synthetic_did_prefit(
             units, treated_units=list(plan.pilot_codes), cache=_SDID_TREATED, **kw
         )
-        for code in plan.pilot_codes:  # the placebo fits, once per outcome
-            try:
-                synthetic_did(
-                    units,
-                    treated=code,
-                    inference="rank",
-                    placebo_cache=_SDID_PLACEBOS,
-                    treated_cache=_SDID_TREATED,
-                    seed=plan.seed,
-                    **kw,
-                )
-                break
-            except ValueError:
-                continue
+        _fit_for_any_pilot(
+            plan,
+            synthetic_did,
+            units,
+            inference="rank",
+            placebo_cache=_SDID_PLACEBOS,
+            treated_cache=_SDID_TREATED,
+            seed=plan.seed,
+            **kw,
+        )
     return made
+
+
+def _fit_for_any_pilot(plan: Plan, fit, units, **kwargs) -> None:
+    """Run ``fit(units, treated=code, **kwargs)`` for the first pilot it works for: the placebo
+    fits it caches do not depend on the pilot, so one pilot's run fills the cache for all."""
+    for code in plan.pilot_codes:
+        try:
+            fit(units, treated=code, **kwargs)
+            return
+        except ValueError:  # e.g. this pilot lacks the outcome in a pre-period year
+            continue
 
 
 def pre_fit_check(res: EstimationResult, mid: float) -> dict:

@@ -937,6 +937,7 @@ def _all_distinct(values: pd.Series) -> bool:
                 return True
         return len(pc.unique(arr)) == n
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # values Arrow cannot hold as one array (e.g. mixed types): pandas' exact check
         return bool(values.is_unique)
 
 

@@ -23,7 +23,7 @@ from .outcomes import CATALOGUE
 from .panel import Panel
 from .plan import Plan
 from .power import PowerAnalysis, power_analysis
-from .text import escape, fmt
+from .text import cut_ends, escape, fmt
 
 
 @dataclass
@@ -126,9 +126,7 @@ def collect_results(
 def _interval_cut(o: dict) -> str:
     """Which end of an area's interval the 0-100 range set (rather than the data)."""
     raw = (o.get("diagnostics") or {}).get("interval_before_bounds")
-    if not raw or o["ci_low"] is None or o["ci_high"] is None:
-        return "no"
-    low, high = o["ci_low"] != raw[0], o["ci_high"] != raw[1]
+    low, high = cut_ends(o["ci_low"], o["ci_high"], raw)
     return {(True, True): "both ends", (True, False): "lower end", (False, True): "upper end"}.get(
         (low, high), "no"
     )

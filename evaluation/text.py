@@ -43,13 +43,21 @@ def verdict(o: OutcomeResult, period_word: str = "year") -> str:
     )
 
 
+def cut_ends(ci_low, ci_high, raw) -> tuple[bool, bool]:
+    """(lower cut, upper cut): which ends of an interval a parameter-space bound moved away
+    from the unrestricted interval ``raw`` (``diagnostics['interval_before_bounds']``)."""
+    if not raw or ci_low is None or ci_high is None:
+        return False, False
+    return ci_low != raw[0], ci_high != raw[1]
+
+
 def bounds_note(r, dp: int) -> str:
     """A sentence when an interval end was set by the range a rate can take (0 to 100) rather
     than by the data (``interval_before_bounds`` in the result's diagnostics); empty otherwise."""
     raw = (r.diagnostics or {}).get("interval_before_bounds")
     if not raw or not r.ci_is_finite:
         return ""
-    cut_low, cut_high = r.ci_low != raw[0], r.ci_high != raw[1]
+    cut_low, cut_high = cut_ends(r.ci_low, r.ci_high, raw)
     if not (cut_low or cut_high):
         return ""
     if cut_low and cut_high:

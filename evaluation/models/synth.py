@@ -495,8 +495,15 @@ def synthetic_control(
     key = None
     if placebo_cache is not None and n1 == 1 and n_reps is None:
         # the donors' outcomes are part of the key (two outcomes can share donors)
-        digest = hashlib.sha256(np.ascontiguousarray(pn.y0, dtype=float).tobytes()).hexdigest()
-        key = ("sc", tuple(pn.donors), tuple(pn.pre), tuple(pn.post), ridge_eta, floor, digest)
+        key = (
+            "sc",
+            tuple(pn.donors),
+            tuple(pn.pre),
+            tuple(pn.post),
+            ridge_eta,
+            floor,
+            _digest(pn.y0),
+        )
     if key is not None and key in placebo_cache:
         rows, gaps_pl = placebo_cache[key]
     else:
@@ -837,8 +844,7 @@ def synthetic_did(
     key = None
     if placebo_cache is not None and singles and n_reps is None:
         # the donors' outcomes themselves are part of the key (two outcomes can share donors)
-        digest = hashlib.sha256(np.ascontiguousarray(pn.y0, dtype=float).tobytes()).hexdigest()
-        key = (method, tuple(pn.donors), tuple(pn.pre), tuple(pn.post), max_iter, digest)
+        key = (method, tuple(pn.donors), tuple(pn.pre), tuple(pn.post), max_iter, _digest(pn.y0))
     if key is not None and key in placebo_cache:
         tau_pl, om_pl, lam_pl = placebo_cache[key]
     else:
