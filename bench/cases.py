@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PEAK = r"""
 import json, sys, time
 import pandas as pd
-from evaluation.cases import cases_to_panel
-from evaluation.geography import load_geography
+from evaluation.panel.cases import cases_to_panel
+from evaluation.io.geography import load_geography
 geo = load_geography()
 def status_kb(key):
     with open("/proc/self/status") as fh:
@@ -67,13 +67,13 @@ def peak_memory(mode: str, path: Path) -> dict:
 def make_file(path: Path, rows: int, seed: int) -> tuple[float, int]:
     """Write about ``rows`` synthetic records (the generator at a matching scale, then the
     first ``rows``); returns (generation seconds, rows written)."""
-    from evaluation.geography import load_geography
-    from evaluation.synthetic_returns import (
+    from evaluation.demo.synthetic_returns import (
         default_effects,
         generate_cases,
         la_baselines,
         write_csv,
     )
+    from evaluation.io.geography import load_geography
 
     geo = load_geography()
     base = la_baselines(geo=geo)
@@ -94,8 +94,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    from evaluation.cases import cases_to_panel
-    from evaluation.geography import load_geography
+    from evaluation.io.geography import load_geography
+    from evaluation.panel.cases import cases_to_panel
 
     geo = load_geography()
     with tempfile.TemporaryDirectory() as tmp:

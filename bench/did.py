@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 
 import evaluation  # noqa: F401  (sets single-threaded BLAS before numpy loads)
-from evaluation.area import comparison_pool
-from evaluation.models.inference import bootstrap_weights, wild_cluster_bootstrap
-from evaluation.models.placebo import did_one_treated
-from evaluation.models.programme import _did_combined, programme_did, programme_panel
+from evaluation.designs.area import comparison_pool
+from evaluation.designs.programme import _did_combined, programme_did, programme_panel
+from evaluation.inference.core import bootstrap_weights, wild_cluster_bootstrap
+from evaluation.models.did_one_treated import did_one_treated
 from evaluation.models.twfe import demean, twfe
-from evaluation.outcomes import CATALOGUE
-from evaluation.panel import cached_panel
-from evaluation.plan import load_plan
+from evaluation.panel.build import cached_panel
+from evaluation.panel.outcomes import CATALOGUE
+from evaluation.panel.plan import load_plan
 
 PLAN = "plans/change_programme_2023.yaml"
 

@@ -33,10 +33,10 @@ import nbformat
 import papermill as pm
 from nbformat.v4 import new_code_cell, new_notebook
 
-from evaluation.reports import export_html, kernel_name, render_all, render_area
+from evaluation.report.render import export_html, kernel_name, render_all, render_area
 
 PLAN = "plans/change_programme_2023.yaml"
-STACK = "import evaluation.area, evaluation.sections"  # what every report kernel must import
+STACK = "import evaluation.designs.area, evaluation.report.sections"  # what every report kernel must import
 
 
 def bare_render(tmp: Path, source: str = "x = 1") -> float:
@@ -71,7 +71,7 @@ def main() -> None:
             render_area("hartlepool", PLAN, out_root=tmp / f"single{i}")
             singles.append(time.perf_counter() - t)
         single = min(singles)
-        from evaluation.plan import load_plan
+        from evaluation.panel.plan import load_plan
 
         codes = load_plan(PLAN).pilot_codes[: args.areas]
         t = time.perf_counter()

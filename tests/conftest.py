@@ -14,20 +14,20 @@ PLAN = ROOT / "plans" / "change_programme_2023.yaml"
 
 @pytest.fixture(scope="session")
 def geo():
-    from evaluation.geography import load_geography
+    from evaluation.io.geography import load_geography
 
     return load_geography(DATA)
 
 
 @pytest.fixture(scope="session")
 def panel():
-    from evaluation.panel import cached_panel
+    from evaluation.panel.build import cached_panel
 
     return cached_panel(str(DATA), "aggregate")
 
 
 @pytest.fixture(scope="session")
 def plan():
-    from evaluation.plan import load_plan
+    from evaluation.panel.plan import load_plan
 
     return load_plan(PLAN)

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from evaluation import sections
-from evaluation.area import evaluate_area
-from evaluation.text import headline
+from evaluation.designs.area import evaluate_area
+from evaluation.report import sections
+from evaluation.report.text import headline
 
 from .conftest import PLAN
 
@@ -77,8 +77,8 @@ def test_disclosure_control_withholds_small_numbers_everywhere(panel):
 
 
 def test_sdid_placebo_cache_survives_the_process(tmp_path, monkeypatch):
-    import evaluation.panel as panel_module
-    from evaluation.area import _DiskCache
+    import evaluation.panel.build as panel_module
+    from evaluation.designs.area import _DiskCache
 
     monkeypatch.setattr(panel_module, "CACHE_DIR", tmp_path)
     key = ("sdid", ("a", "b"), (1, 2), (3,), 10_000, "digest")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.cases import MEASURES, STOCKS, cases_to_panel, main
 from evaluation.contracts import validate_file
+from evaluation.panel.cases import MEASURES, STOCKS, cases_to_panel, main
 
 BASE = {
     "la_code": "805",

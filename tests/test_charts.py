@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
-from evaluation import charts, sections
-from evaluation.area import evaluate_area
+from evaluation.designs.area import evaluate_area
+from evaluation.report import charts, sections
 
 from .conftest import PLAN
 

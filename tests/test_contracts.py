@@ -245,7 +245,7 @@ def test_published_percent_with_sign_and_thousands_separators(tmp_path):
 def test_fast_and_careful_readers_agree_on_a_large_file(tmp_path, monkeypatch):
     """Large plain files take a vectorised path; it must give the careful path's rows, line
     numbers and blank lines exactly (here with blank lines and a padded cell)."""
-    import evaluation.readers as readers
+    import evaluation.io.readers as readers
     from bench.validate_cases import make_cases
 
     lines = make_cases(30_000).to_csv(index=False).split("\n")
@@ -267,7 +267,7 @@ def test_fast_and_careful_readers_agree_on_a_large_file(tmp_path, monkeypatch):
 
 def test_large_files_with_bom_or_windows_1252_read_correctly(tmp_path):
     from bench.validate_cases import make_cases
-    from evaluation.readers import read_table
+    from evaluation.io.readers import read_table
 
     text = make_cases(30_000).to_csv(index=False)
     bom = tmp_path / "bom.csv"

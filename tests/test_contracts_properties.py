@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluation.contracts import validate_file
-from evaluation.readers import ReadError, read_table
+from evaluation.io.readers import ReadError, read_table
 
 from .conftest import ROOT
 

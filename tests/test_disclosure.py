@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.disclosure import primary, rate_mask, secondary
+from evaluation.panel.disclosure import primary, rate_mask, secondary
 
 
 def test_primary_flags_small_numerators_complements_and_denominators():

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from evaluation.evidence import evidence_strength
-from evaluation.models import did_one_treated
+from evaluation.designs.evidence import evidence_strength
+from evaluation.models.did_one_treated import did_one_treated
 
 PRE, POST = [2016, 2017, 2018, 2019, 2020, 2021, 2022], [2023, 2024]
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from evaluation.geography import AreaNotFoundError, normalise_name, slugify
+from evaluation.config import normalise_name, slugify
+from evaluation.io.geography import AreaNotFoundError
 
 
 def test_name_drift_is_resolved_by_alias_and_normalisation(geo):

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaluation.models.inference import (
+from evaluation.inference.core import (
     bootstrap_weights,
     conley_taber,
     randomisation_inference,

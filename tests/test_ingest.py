@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from evaluation.contracts import column_checks, load_contract, parse_frame, validate_file
-from evaluation.ingest import SOURCES
-from evaluation.readers import read_table
+from evaluation.io.readers import read_table
+from evaluation.panel.sources import SOURCES
 
 from .conftest import DATA
 

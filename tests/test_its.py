@@ -298,7 +298,7 @@ def test_default_method_coverage_monte_carlo():
 
 
 def test_its_figure_has_alt_text_with_the_estimate(sicily):
-    from evaluation.charts import its_figure
+    from evaluation.report.charts import its_figure
 
     res = its(
         sicily,

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.models.placebo import did_one_treated
-from evaluation.models.programme import programme_did, programme_robustness
+from evaluation.designs.programme import programme_did, programme_robustness
+from evaluation.models.did_one_treated import did_one_treated
 from evaluation.models.twfe import event_study_one_treated
 
 PRE, POST = list(range(2014, 2023)), [2023, 2024]

@@ -17,19 +17,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.area import evaluate_area
-from evaluation.cases import cases_to_panel
-from evaluation.geography import DEFAULT_DATA_DIR, PROJECT_ROOT, load_geography
-from evaluation.ingest import MONTH_NUMBER
-from evaluation.models import did_one_treated
-from evaluation.panel import build_returns_panel
-from evaluation.plan import (
+from evaluation.config import DEFAULT_DATA_DIR, PROJECT_ROOT
+from evaluation.demo.synthetic_returns import generate_cases, la_baselines
+from evaluation.designs.area import evaluate_area
+from evaluation.io.geography import load_geography
+from evaluation.models.did_one_treated import did_one_treated
+from evaluation.panel.build import build_returns_panel
+from evaluation.panel.cases import cases_to_panel
+from evaluation.panel.plan import (
     DataMissingError,
     PlanError,
     load_plan,
     month_index,
 )
-from evaluation.synthetic_returns import generate_cases, la_baselines
+from evaluation.panel.sources import MONTH_NUMBER
 
 SEED = 7
 TREATED, NULL = "352", "380"  # Manchester: +25 points from 2023-09; Bradford: no effect
@@ -280,7 +281,7 @@ def test_missing_returns_say_run_make_demo_data(world, tmp_path):
 
 
 def test_monthly_report_renders(world, tmp_path):
-    from evaluation.reports import render_area
+    from evaluation.report.render import render_area
 
     rendered = render_area(TREATED, world["plan"], out_root=tmp_path)
     html = rendered.html.read_text()

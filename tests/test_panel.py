@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from evaluation.panel import MEASURES, build_panel
+from evaluation.panel.build import MEASURES, build_panel
 
 from .conftest import DATA
 
@@ -16,7 +16,7 @@ def test_every_stable_unit_is_present_every_year(panel):
 
 def test_merged_units_equal_the_sum_of_their_members(panel, geo):
     """Property: a merged unit's count is the sum of its member LAs' selected observations."""
-    from evaluation.panel import select_sources
+    from evaluation.panel.build import select_sources
 
     chosen = select_sources(panel.observations)
     la = chosen[chosen["geographic_level"] == "Local authority"]

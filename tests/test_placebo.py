@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from evaluation.models import did_one_treated
+from evaluation.models.did_one_treated import did_one_treated
 
 from .conftest import ROOT
 

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from evaluation.plan import PlanError, load_plan
+from evaluation.panel.plan import PlanError, load_plan
 
 from .conftest import PLAN
 

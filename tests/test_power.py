@@ -15,9 +15,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from evaluation.models.placebo import did_one_treated
-from evaluation.models.programme import placebo_programme_did, placebo_programmes, programme_did
-from evaluation.power import (
+from evaluation.designs.power import (
     MONTHS,
     emulate_area,
     find_mde,
@@ -27,6 +25,8 @@ from evaluation.power import (
     power_at,
     programme_gaps,
 )
+from evaluation.designs.programme import placebo_programme_did, placebo_programmes, programme_did
+from evaluation.models.did_one_treated import did_one_treated
 
 Z = norm.ppf(0.975) + norm.ppf(0.8)  # 2.8016
 
@@ -269,7 +269,7 @@ def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan)
     assert detail["per_area"]["pilots"]["summary"]["n"] == 32
     assert detail["minimum_important_difference"] == 5.0
     # the placebo programmes are programme_did's own (same seed, same draws)
-    from evaluation.area import comparison_pool
+    from evaluation.designs.area import comparison_pool
 
     treated = {}
     for p in plan.pilots:
@@ -296,7 +296,7 @@ def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan)
 
 
 def test_overview_section(gaussian):
-    from evaluation.overview import Overview, power_section
+    from evaluation.report.overview import Overview, power_section
 
     res, plan = gaussian
     ov = Overview(plan, pd.DataFrame(), {}, pd.DataFrame(), [], power=res)
@@ -312,7 +312,7 @@ def test_monthly_panel_generated_when_demo_data_absent(tmp_path, plan):
     """Without data/synthetic, the monthly noise model is generated from the plan's seed."""
     from dataclasses import replace
 
-    from evaluation.power import monthly_panel
+    from evaluation.designs.power import monthly_panel
 
     frame, source = monthly_panel(plan, tmp_path / "absent.csv")
     assert source.startswith("generated") and str(plan.seed) in source

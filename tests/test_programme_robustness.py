@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from evaluation.area import comparison_pool
-from evaluation.models.programme import programme_panel, programme_robustness
-from evaluation.outcomes import CATALOGUE
+from evaluation.designs.area import comparison_pool
+from evaluation.designs.programme import programme_panel, programme_robustness
+from evaluation.panel.outcomes import CATALOGUE
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from evaluation.area import evaluate_area
-from evaluation.reports import external_resources, render_area
-from evaluation.text import fmt
+from evaluation.designs.area import evaluate_area
+from evaluation.report.render import external_resources, render_area
+from evaluation.report.text import fmt
 
 from .conftest import PLAN, ROOT
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.models.programme import combine_units, programme_did
-from evaluation.reports import render_all
+from evaluation.designs.programme import combine_units, programme_did
+from evaluation.report.render import render_all
 
 from .conftest import PLAN
 
@@ -113,7 +113,7 @@ def test_index_and_overview_pass_the_browser_and_axe_checks(two_area_plan, tmp_p
 
 
 def test_placebo_programmes_draw_distinct_units_within_regions_and_match_a_direct_fit():
-    from evaluation.models.programme import (
+    from evaluation.designs.programme import (
         _did_combined,
         placebo_programme_did,
         placebo_programmes,
@@ -160,7 +160,7 @@ def test_overview_says_which_area_intervals_the_0_to_100_range_cut(tmp_path):
     overview's table marks it and counts the cut intervals."""
     import json
 
-    from evaluation.overview import collect_results
+    from evaluation.report.overview import collect_results
 
     results = {
         "area": {"name": "Hartlepool", "partnership": "North East"},

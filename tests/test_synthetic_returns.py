@@ -5,9 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.cases import MEASURES, STOCKS, cases_to_panel
 from evaluation.contracts import validate_file
-from evaluation.synthetic_returns import (
+from evaluation.demo.synthetic_returns import (
     day_weights,
     default_effects,
     easter_sunday,
@@ -16,6 +15,7 @@ from evaluation.synthetic_returns import (
     main,
     write_synthetic,
 )
+from evaluation.panel.cases import MEASURES, STOCKS, cases_to_panel
 
 from .conftest import DATA
 

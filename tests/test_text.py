@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from evaluation.models.results import EstimationResult
-from evaluation.text import bounds_note
+from evaluation.report.text import bounds_note
 
 
 def result(lo, hi, raw):
@@ -50,8 +50,8 @@ def test_near_exact_placebo_fits_are_no_limit_not_printed_digits():
 
 
 def test_boundary_caveat_names_changes_in_the_areas_region():
-    from evaluation.area import evaluate_area
-    from evaluation.sections import boundary_caveat
+    from evaluation.designs.area import evaluate_area
+    from evaluation.report.sections import boundary_caveat
 
     from .conftest import PLAN
 

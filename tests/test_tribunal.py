@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evaluation.tribunal import (
+from evaluation.io.tribunal import (
     COLUMNS,
     TRIBUNAL_SYMBOLS,
     in_dev_symbols,

@@ -27,8 +27,8 @@ from scipy.special import expit
 from statsmodels.genmod import families
 from statsmodels.genmod.generalized_linear_model import GLM
 
-from .results import EstimationResult
-from .twfe import treatment_indicator
+from evaluation.models.results import EstimationResult
+from evaluation.models.twfe import treatment_indicator
 
 
 def binomial_fe(

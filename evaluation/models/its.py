@@ -42,7 +42,7 @@ from statsmodels.stats.diagnostic import acorr_breusch_godfrey, acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
 from statsmodels.tsa.stattools import acf, pacf
 
-from .results import EstimationResult
+from evaluation.models.results import EstimationResult
 
 FAMILIES = {"gaussian", "poisson", "quasipoisson", "binomial"}
 GAUSSIAN_METHODS = {"ar1-reml", "ols-hac", "glsar", "ols"}

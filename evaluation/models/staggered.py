@@ -41,8 +41,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy import stats
 
-from .fe import FixedEffects, factorize
-from .results import EstimationResult
+from evaluation.models.fe import FixedEffects, factorize
+from evaluation.models.results import EstimationResult
 
 _Z75 = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
 

@@ -53,8 +53,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .placebo import placebo_ci
-from .results import EstimationResult
+from evaluation.models.did_one_treated import placebo_ci
+from evaluation.models.results import EstimationResult
 
 SC_METHOD = "Synthetic control, placebo-in-space inference"
 SDID_METHODS = {

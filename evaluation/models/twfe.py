@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from .results import EstimationResult
+from evaluation.models.results import EstimationResult
 
 # ---------------------------------------------------------------------------------------------
 # Fixed-effect absorption and least squares
@@ -236,7 +236,7 @@ def with_wild_bootstrap(
 ) -> EstimationResult:
     """Replace a ``twfe`` result's inference by the restricted wild cluster bootstrap (Webb
     weights, test-inversion interval, fixed effects taken into account: METHODOLOGY 6.7)."""
-    from .inference import wild_cluster_bootstrap
+    from evaluation.inference.core import wild_cluster_bootstrap
 
     fit = res.extra["fit"]
     boot = wild_cluster_bootstrap(

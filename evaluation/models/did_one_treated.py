@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .results import EstimationResult
+from evaluation.models.results import EstimationResult
 
 METHOD = "Difference-in-differences, one treated area, placebo-in-space inference"
 

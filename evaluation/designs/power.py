@@ -68,10 +68,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .contracts import MONTHS
-from .models.programme import placebo_programmes
-from .models.results import json_safe
-from .outcomes import CATALOGUE
+from evaluation.contracts import MONTHS
+from evaluation.designs.programme import placebo_programmes
+from evaluation.models.results import json_safe
+from evaluation.panel.outcomes import CATALOGUE
 
 POWER_TARGET = 0.8
 DEFAULT_YEARS = (1, 2, 3, 4, 5)
@@ -345,8 +345,8 @@ def monthly_panel(plan, path: Path | str | None = None) -> tuple[pd.DataFrame, s
     if path.exists():
         frame = pd.read_csv(path, dtype={"old_la_code": str, "time_identifier": str})
         return frame, str(path)
-    from .geography import load_geography
-    from .synthetic_returns import generate_cases, la_baselines
+    from evaluation.demo.synthetic_returns import generate_cases, la_baselines
+    from evaluation.io.geography import load_geography
 
     geo = load_geography(plan.data_dir)
     res = generate_cases(la_baselines(plan.data_dir, geo), seed=int(plan.seed), geo=geo)
@@ -469,7 +469,7 @@ def power_analysis(
     per-area and programme designs: observed design (the plan's periods, real data), projected
     for ``years`` post years (bootstrap) and ``months`` post months (synthetic monthly panel;
     ``monthly=False`` skips it, a DataFrame or path supplies the panel)."""
-    from .area import comparison_pool
+    from evaluation.designs.area import comparison_pool
 
     t0 = time.perf_counter()
     seed = int(plan.seed if seed is None else seed)
@@ -970,8 +970,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .panel import cached_panel
-    from .plan import load_plan
+    from evaluation.panel.build import cached_panel
+    from evaluation.panel.plan import load_plan
 
     args = build_parser().parse_args(argv)
     plan = load_plan(args.plan)

@@ -15,15 +15,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .area import comparison_pool
-from .charts import AREA_COLOUR, COMPARISON_COLOUR, GREY, figure_html
-from .models.programme import partnership_did, programme_did, programme_robustness
-from .models.results import json_safe
-from .outcomes import CATALOGUE
-from .panel import Panel
-from .plan import Plan
-from .power import PowerAnalysis, power_analysis
-from .text import cut_ends, escape, fmt
+from evaluation.designs.area import comparison_pool
+from evaluation.designs.power import PowerAnalysis, power_analysis
+from evaluation.designs.programme import partnership_did, programme_did, programme_robustness
+from evaluation.models.results import json_safe
+from evaluation.panel.build import Panel
+from evaluation.panel.outcomes import CATALOGUE
+from evaluation.panel.plan import Plan
+from evaluation.report.charts import AREA_COLOUR, COMPARISON_COLOUR, GREY, figure_html
+from evaluation.report.text import cut_ends, escape, fmt
 
 
 @dataclass

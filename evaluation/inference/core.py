@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .results import EstimationResult
+from evaluation.models.results import EstimationResult
 
 # --------------------------------------------------------------------------------------------
 # Wild cluster bootstrap
@@ -256,7 +256,7 @@ def wild_cluster_bootstrap(
         K = np.diag(a) - MQ @ S
         if fe:
             # full-model residuals: minus the fixed-effect projection of u * v, linear in v
-            from .twfe import demean
+            from evaluation.models.twfe import demean
 
             U = np.zeros((n, G))
             U[np.arange(n), codes] = u

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .findings import ERROR, WARNING, Finding, findings_frame
-from .geography import PROJECT_ROOT, Geography, read_yaml
+from evaluation.config import PROJECT_ROOT, read_yaml
+from evaluation.findings import ERROR, WARNING, Finding, findings_frame
+from evaluation.io.geography import Geography
 
 CONTRACT_DIR = PROJECT_ROOT / "data_contracts"
 TYPES = {
@@ -1366,7 +1367,7 @@ def validate_frame(
     frame: pd.DataFrame, contract: Contract, file: str, geo: Geography | None = None
 ) -> ValidationResult:
     """Validate a text frame (with ``source_row``) against a contract."""
-    from .privacy import personal_data_findings
+    from evaluation.contracts.privacy import personal_data_findings
 
     file = Path(file).name
     rows_in = len(frame)
@@ -1571,7 +1572,7 @@ def validate_file(
     path: Path | str, contract: str | Contract | None = None, geo: Geography | None = None
 ) -> ValidationResult:
     """Read a file robustly and validate it (the contract is inferred if not given)."""
-    from .readers import read_table
+    from evaluation.io.readers import read_table
 
     path = Path(path)
     if isinstance(contract, str):
@@ -1581,7 +1582,7 @@ def validate_file(
         and contract.layout == "tribunal"
         or (contract is None and _looks_like_tribunal(path))
     ):
-        from .tribunal import read_tribunal
+        from evaluation.io.tribunal import read_tribunal
 
         contract = contract or load_contract("send_tribunal")
         table = read_tribunal(path)

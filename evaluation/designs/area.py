@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .geography import PROJECT_ROOT, Geography, load_geography, slugify
-from .models import EstimationResult, did_one_treated
-from .models.its import its
-from .models.results import json_safe
-from .models.twfe import event_study_one_treated
-from .outcomes import CATALOGUE, Outcome
-from .panel import Panel, panel_for_plan
-from .plan import Plan, PlannedOutcome, load_plan
+from evaluation import __version__
+from evaluation.config import PROJECT_ROOT, slugify
+from evaluation.io.geography import Geography, load_geography
+from evaluation.models.did_one_treated import did_one_treated
+from evaluation.models.its import its
+from evaluation.models.results import EstimationResult, json_safe
+from evaluation.models.twfe import event_study_one_treated
+from evaluation.panel.build import Panel, panel_for_plan
+from evaluation.panel.outcomes import CATALOGUE, Outcome
+from evaluation.panel.plan import Plan, PlannedOutcome, load_plan
 
 # Estimators shown beside the headline, in the report's robustness table and in results.json.
 ALTERNATIVE_LABELS = {
@@ -161,7 +162,7 @@ class AreaEvaluation:
 
     def evidence(self, outcome: str):
         """Strength-of-evidence label for one outcome (see evaluation/evidence.py)."""
-        from .evidence import evidence_strength
+        from evaluation.designs.evidence import evidence_strength
 
         its_item = next(
             (i for i in self.its if i["outcome"] == outcome and i["design"] == "controlled"), None
@@ -181,7 +182,7 @@ class AreaEvaluation:
         frame = self.panel.findings_by_la()
         if frame.empty:
             return frame
-        from .geography import load_geography
+        from evaluation.io.geography import load_geography
 
         mapping = load_geography(self.plan.data_dir).unit_map(self.plan.boundary_policy)
         units = frame["la_code"].map(lambda c: mapping.get(c, (c, ""))[0])
@@ -306,7 +307,7 @@ def provenance(panel: Panel) -> dict:
 
 @lru_cache(maxsize=32)
 def contract_version(name: str) -> str:
-    from .contracts import load_contract
+    from evaluation.contracts import load_contract
 
     try:
         return load_contract(name).version
@@ -435,7 +436,7 @@ def apply_disclosure(
     points and results.json); estimates that pool many periods are still shown.  If the
     event study's reference period is suppressed, its coefficients (all relative to that period)
     are withheld."""
-    from .disclosure import rate_mask
+    from evaluation.panel.disclosure import rate_mask
 
     out = o.outcome
     rows = panel.units[panel.units["unit_id"] == code].set_index(panel.time)
@@ -563,7 +564,7 @@ def area_alternatives(
         out["event_study"] = es
     except ValueError:
         pass
-    from .models.synth import synthetic_control, synthetic_did
+    from evaluation.models.synth import synthetic_control, synthetic_did
 
     kw = dict(
         unit="unit_id",
@@ -646,9 +647,10 @@ class _DiskCache(dict):
     def _path(self, key):
         import hashlib
 
-        from .panel import CACHE_DIR
+        from evaluation.config import CACHE_DIR, PROJECT_ROOT
 
-        code = (Path(__file__).parent / "models" / "synth.py").read_bytes()
+        models = sorted((PROJECT_ROOT / "evaluation" / "models").glob("*.py"))
+        code = b"".join(p.read_bytes() for p in models)
         digest = hashlib.sha256(repr(key).encode() + code).hexdigest()[:32]
         return CACHE_DIR / f"{self.prefix}-{digest}.pkl"
 
@@ -696,7 +698,7 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
     synthetic-DiD fits of all pilots (one batched run per outcome against the same donors) and
     the synthetic-control and synthetic-DiD placebo fits (which do not involve any pilot).  Results go to the caches that
     ``evaluate_area`` reads, in memory and in ``.cache/``.  Returns the number of fits made."""
-    from .models.synth import synthetic_control, synthetic_did, synthetic_did_prefit
+    from evaluation.models.synth import synthetic_control, synthetic_did, synthetic_did_prefit
 
     time = panel.time
     units = analysis_rows(panel, plan)

@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from .findings import ERROR, Finding
+from evaluation.findings import ERROR, Finding
 
 NAME_PATTERNS = {
     "name": re.compile(

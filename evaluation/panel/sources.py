@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contracts import MONTHS, load_contract, validate_file
-from .findings import Finding
-from .geography import Geography
+from evaluation.contracts import MONTHS, load_contract, validate_file
+from evaluation.findings import Finding
+from evaluation.io.geography import Geography
 
 
 @dataclass(frozen=True)
@@ -292,6 +292,6 @@ def returns_observations(
 
 
 def _catalogue_measures() -> set[str]:
-    from .outcomes import CATALOGUE
+    from evaluation.panel.outcomes import CATALOGUE
 
     return {m for o in CATALOGUE.values() for m in (o.numerator, o.denominator)}

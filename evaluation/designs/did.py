@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .models.results import EstimationResult, json_safe
+from evaluation.models.results import EstimationResult, json_safe
 
 METHODS = ("twfe", "event", "cs", "imputation", "sc", "sdid")
 INFERENCE = ("cluster", "wild", "placebo", "ri")
@@ -103,7 +103,7 @@ def _estimate(
     cluster_col = cluster or unit
 
     if method in {"sc", "sdid"}:
-        from .models.synth import synthetic_control, synthetic_did
+        from evaluation.models.synth import synthetic_control, synthetic_did
 
         if inference != "placebo":
             raise DidUsageError(f"--method {method} supports --inference placebo only")
@@ -117,7 +117,7 @@ def _estimate(
         return synthetic_did(data, seed=seed, **kw)
 
     if method == "cs":
-        from .models.staggered import callaway_santanna
+        from evaluation.models.staggered import callaway_santanna
 
         if inference not in {"cluster", "wild"}:
             raise DidUsageError("--method cs uses influence-function or bootstrap inference")
@@ -134,7 +134,7 @@ def _estimate(
             weights=weights,
         )
     if method == "imputation":
-        from .models.staggered import imputation_did
+        from evaluation.models.staggered import imputation_did
 
         if inference != "cluster":
             raise DidUsageError("--method imputation supports --inference cluster only")
@@ -156,7 +156,7 @@ def _estimate(
             )
         treated, pre, post, g = _single_cohort(data, unit, time, ft)
         if method == "event":
-            from .models.twfe import event_study_one_treated
+            from evaluation.models.twfe import event_study_one_treated
 
             return event_study_one_treated(
                 data,
@@ -168,7 +168,7 @@ def _estimate(
                 weighting="unweighted",
                 alpha=alpha,
             )
-        from .models.placebo import did_one_treated
+        from evaluation.models.did_one_treated import did_one_treated
 
         return did_one_treated(
             data,
@@ -182,7 +182,7 @@ def _estimate(
             alpha=alpha,
         )
 
-    from .models.twfe import event_study, twfe
+    from evaluation.models.twfe import event_study, twfe
 
     fit_fn = event_study if method == "event" else twfe
     res = fit_fn(
@@ -203,13 +203,13 @@ def _estimate(
         raise DidUsageError("--method event supports --inference cluster or placebo")
     fit = res.extra["fit"]
     if inference == "wild":
-        from .models.twfe import with_wild_bootstrap
+        from evaluation.models.twfe import with_wild_bootstrap
 
         return with_wild_bootstrap(
             res, cluster_col, n_boot=n_boot, seed=seed, weighted=weights is not None
         )
     # randomisation inference: permute first_treated across assignment units
-    from .models.inference import randomisation_inference
+    from evaluation.inference.core import randomisation_inference
 
     d = res.extra["data"]
     assign_unit = cluster_col
@@ -226,7 +226,7 @@ def _estimate(
     codes = pd.Categorical(d[assign_unit], categories=assignment.index).codes
     post = (d[time].to_numpy(float) >= g).astype(float)
     y_fit, w = fit.y, fit.weights
-    from .models.twfe import demean
+    from evaluation.models.twfe import demean
 
     fe = [pd.factorize(d[unit])[0], pd.factorize(d[time])[0]]
 
@@ -269,7 +269,7 @@ def _estimate(
 def add_honest_did(res: EstimationResult, seed: int = 0) -> None:
     """Relative-magnitude sensitivity (Rambachan-Roth) of the event study's average post-period
     effect: ``res.extra["honest_did"]`` (table over Mbar) and the breakdown value."""
-    from .models.honest import honest_did
+    from evaluation.models.honest import honest_did
 
     fit = res.extra["fit"]
     terms = res.terms

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import nbformat
 
-from .geography import PROJECT_ROOT, load_geography, slugify
-from .plan import load_plan
+from evaluation.config import PROJECT_ROOT, slugify
+from evaluation.io.geography import load_geography
+from evaluation.panel.plan import load_plan
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "area_report.ipynb"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -250,9 +251,9 @@ def render_all(
 
     from tqdm import tqdm
 
-    from .area import save_panel
-    from .overview import index_html
-    from .panel import panel_for_plan
+    from evaluation.designs.area import save_panel
+    from evaluation.panel.build import panel_for_plan
+    from evaluation.report.overview import index_html
 
     plan_obj = load_plan(plan)
     plan_obj.require_data()
@@ -272,7 +273,7 @@ def render_all(
         # single report: a second `make reports` on the same data loads it
         panel = panel_for_plan(plan_obj)
         cache = save_panel(panel, Path(tmp) / "panel.pkl")
-        from .area import prefit_shared_work
+        from evaluation.designs.area import prefit_shared_work
 
         prefit_shared_work(panel, plan_obj)  # pilots' SDID fits in one batch, placebo fits once
         chunks = [codes[i::jobs] for i in range(jobs) if codes[i::jobs]]

@@ -12,49 +12,20 @@ Rules (see METHODOLOGY.md, "Geography"):
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from .findings import ERROR, WARNING, Finding
+from evaluation.config import DEFAULT_DATA_DIR, normalise_name, read_yaml, slugify
+from evaluation.findings import ERROR, WARNING, Finding
 
-# libyaml's parser when PyYAML was built with it (the wheels are): the same safe subset of
-# YAML, parsed about ten times faster than the pure-Python loader (the plan is read per report).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def read_yaml(source):
-    """``yaml.safe_load`` with libyaml's parser where available (text or an open file)."""
-    return yaml.load(source, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 LOOKUP_FILE = "public/la_lookup_old_la_codes.csv"
 GEOGRAPHY_FILE = "reference/geography.yaml"
 
 
 class AreaNotFoundError(ValueError):
     """AREA does not name a pilot area of the plan."""
-
-
-def normalise_name(name: str) -> str:
-    """Casefold, unify '&'/'and', strip accents, punctuation spacing and repeated blanks."""
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    text = text.replace("&", " and ").casefold()
-    text = re.sub(r"[^a-z0-9,]+", " ", text)
-    text = re.sub(r"\s*,\s*", ", ", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def slugify(name: str) -> str:
-    """URL- and path-safe slug of an LA name: 'Telford and Wrekin' -> 'telford-and-wrekin'."""
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    text = text.replace("&", " and ").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 @dataclass

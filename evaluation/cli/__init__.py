@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .geography import AreaNotFoundError, load_geography, slugify
-from .models.results import json_safe
-from .plan import PlanError, load_plan
+from evaluation.config import slugify
+from evaluation.io.geography import AreaNotFoundError, load_geography
+from evaluation.models.results import json_safe
+from evaluation.panel.plan import PlanError, load_plan
 
 EXIT_USAGE, EXIT_PLAN, EXIT_DATA, EXIT_RENDER = 2, 3, 4, 5
 DEFAULT_PLAN = "plans/change_programme_2023.yaml"
@@ -37,7 +38,7 @@ def cmd_areas(args) -> int:
 
 
 def cmd_reports(args) -> int:
-    from .reports import render_all
+    from evaluation.report.render import render_all
 
     result = render_all(args.plan, seed=args.seed, jobs=args.jobs)
     print(f"{len(result.reports)} area report(s) written; index: {result.index}")
@@ -53,7 +54,7 @@ def cmd_reports(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .reports import ReportError, render_area
+    from evaluation.report.render import ReportError, render_area
 
     try:
         rendered = render_area(args.area, args.plan, seed=args.seed)
@@ -113,7 +114,7 @@ def cmd_its(args) -> int:
 
     import pandas as pd
 
-    from .models.its import its
+    from evaluation.models.its import its
 
     try:
         data = pd.read_csv(args.data)
@@ -191,7 +192,7 @@ def cmd_did(args) -> int:
 
     import pandas as pd
 
-    from .did import DidUsageError, estimate, payload
+    from evaluation.designs.did import DidUsageError, estimate, payload
 
     try:
         data = pd.read_csv(args.data)
@@ -235,10 +236,10 @@ def cmd_validate(args) -> int:
 
     from tqdm import tqdm
 
-    from .contracts import ContractError, validate_file
-    from .geography import load_geography
-    from .ingest import SOURCES
-    from .readers import ReadError
+    from evaluation.contracts import ContractError, validate_file
+    from evaluation.io.geography import load_geography
+    from evaluation.io.readers import ReadError
+    from evaluation.panel.sources import SOURCES
 
     plan = load_plan(args.plan)
     geo = load_geography(plan.data_dir)
@@ -385,16 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Sub-commands with their own argument parsers (and exit codes): name -> (module, help).
 DELEGATED = {
-    "cases": ("cases", "case-level records -> area x period panel (EES layout)"),
-    "synth": ("synthetic_returns", "write realistic SYNTHETIC case-level returns (demo data)"),
-    "power": ("power", "minimum detectable effects of a plan's designs, by simulation"),
+    "cases": ("evaluation.panel.cases", "case-level records -> area x period panel (EES layout)"),
+    "synth": ("evaluation.demo.synthetic_returns", "write realistic SYNTHETIC case-level returns (demo data)"),
+    "power": ("evaluation.designs.power", "minimum detectable effects of a plan's designs, by simulation"),
 }
 
 
 def _delegate(command: str, argv: list[str]) -> int:
     import importlib
 
-    module = importlib.import_module(f".{DELEGATED[command][0]}", __package__)
+    module = importlib.import_module(DELEGATED[command][0])
     return int(module.main(argv) or 0)
 
 

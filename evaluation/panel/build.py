@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .findings import Finding, findings_frame
-from .geography import DEFAULT_DATA_DIR, Geography, load_geography
-from .ingest import SOURCES, read_sources
-from .outcomes import CATALOGUE
+from evaluation.config import CACHE_DIR, DEFAULT_DATA_DIR, PROJECT_ROOT
+from evaluation.findings import Finding, findings_frame
+from evaluation.io.geography import Geography, load_geography
+from evaluation.panel.outcomes import CATALOGUE
+from evaluation.panel.sources import SOURCES, read_sources
 
 MEASURES = sorted({m for s in SOURCES.values() for m in s.measures})
 
@@ -264,19 +265,24 @@ def unit_regions(validation: list, mapping: dict) -> dict[str, str]:
     return regions
 
 
-CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
+def reader_sources() -> list[Path]:
+    """The code a panel depends on: settings, readers, contracts and the panel layer."""
+    pkg = PROJECT_ROOT / "evaluation"
+    files = [pkg / "config.py", pkg / "findings.py"]
+    for sub in ("io", "contracts", "panel"):
+        files += sorted((pkg / sub).rglob("*.py"))
+    return files
 
 
 def panel_cache_key(data_dir: Path | str, boundary_policy: str, extra: list | None = None) -> str:
     """Hash of everything a panel depends on: the data files, the reference and contract
     files, and the code that reads them (``extra``: more input files, e.g. returns).  Any change
     gives a new key."""
-    root = Path(__file__).resolve().parent
     data_dir = Path(data_dir)
     parts = sorted(data_dir.glob("public/*")) + sorted(data_dir.glob("reference/*"))
     parts += list(extra or [])
-    parts += sorted((root.parent / "data_contracts").glob("*.yaml"))
-    parts += sorted(p for p in root.glob("*.py"))
+    parts += sorted((PROJECT_ROOT / "data_contracts").glob("*.yaml"))
+    parts += reader_sources()
     digest = hashlib.sha256(boundary_policy.encode())
     for p in parts:
         digest.update(p.name.encode())
@@ -345,8 +351,8 @@ def build_returns_panel(
     same (LA, month).  ``units`` has ``period`` (month index, months since January 2000),
     ``period_label`` ('Jan 2021'), ``month`` (1-12, for seasonality) and ``calendar_year``.
     """
-    from .ingest import returns_observations
-    from .plan import DataMissingError, month_label
+    from evaluation.panel.plan import DataMissingError, month_label
+    from evaluation.panel.sources import returns_observations
 
     files = [Path(f) for f in files]
     missing = [f for f in files if not f.exists()]
@@ -411,7 +417,7 @@ def cached_returns_panel(
     """:func:`build_returns_panel` once per process and per set of inputs on disk (``.cache/``
     keyed by the hash of the return files, reference data, contracts and code)."""
 
-    from .plan import DataMissingError
+    from evaluation.panel.plan import DataMissingError
 
     missing = [f for f in files if not Path(f).exists()]
     if missing:

@@ -47,7 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .contracts import (
+from evaluation.config import DEFAULT_DATA_DIR
+from evaluation.contracts import (
     MONTHS,
     PARALLEL_ROWS,
     Encoded,
@@ -56,8 +57,8 @@ from .contracts import (
     parse_iso_dates,
     validate_frame,
 )
-from .findings import ERROR, WARNING, Finding
-from .geography import DEFAULT_DATA_DIR, Geography, load_geography
+from evaluation.findings import ERROR, WARNING, Finding
+from evaluation.io.geography import Geography, load_geography
 
 CLOCK_DAYS = 140  # the statutory 20 weeks
 FREQS = ("month", "quarter", "year")
@@ -513,7 +514,7 @@ def cases_to_panel(
     layout (see :data:`ID_COLUMNS`, :data:`MEASURES`, :data:`STOCKS`) and a :class:`CasesInfo`.
     Duplicate case_ids across files: the later copies are not counted (error findings).
     """
-    from .contracts import validate_file
+    from evaluation.contracts import validate_file
 
     if freq not in FREQS:
         raise ValueError(f"freq must be one of {', '.join(FREQS)}, not {freq!r}")
@@ -618,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m evaluation cases``.  Exit 0: panel written, no errors; 1: panel written but
     some rows were quarantined or other errors found (see stderr and the quarantine files);
     2: bad usage or a file that cannot be read."""
-    from .readers import ReadError
+    from evaluation.io.readers import ReadError
 
     args = build_parser().parse_args(argv)
     try:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from .geography import PROJECT_ROOT, read_yaml
-from .ingest import SOURCES
-from .outcomes import CATALOGUE
+from evaluation.config import PROJECT_ROOT, read_yaml
+from evaluation.panel.outcomes import CATALOGUE
+from evaluation.panel.sources import SOURCES
 
 PARTIAL_HANDLING = {"exclude", "pre", "post"}
 FREQUENCIES = ("year", "month")
@@ -184,7 +184,7 @@ class Plan:
         """Input files this plan reads that do not exist."""
         if self.monthly:
             return [p for p in self.returns_files if not p.exists()]
-        from .ingest import SOURCES as _S
+        from evaluation.panel.sources import SOURCES as _S
 
         files = [self.data_dir / "public" / _S[k].file for k in self.sources]
         return [p for p in files if not p.exists()]

@@ -10,8 +10,8 @@ import datetime as dt
 
 import pandas as pd
 
-from .area import AreaEvaluation
-from .charts import (
+from evaluation.designs.area import AreaEvaluation
+from evaluation.report.charts import (
     comparison_chart,
     event_study_chart,
     figure_html,
@@ -19,7 +19,7 @@ from .charts import (
     placebo_chart,
     synthetic_chart,
 )
-from .text import bounds_note, escape, fmt, headline, mid_judgement, span
+from evaluation.report.text import bounds_note, escape, fmt, headline, mid_judgement, span
 
 DISCLAIMER = (
     "These are experimental statistics produced by the SEND test-and-learn evaluation "
@@ -367,7 +367,7 @@ def boundary_caveat(ev: AreaEvaluation) -> str:
     """Which authorities changed boundaries (from ``data/reference/geography.yaml``), how the
     plan's boundary policy treats them, which are in this area's region, and whether this
     area's own boundary changed."""
-    from .geography import load_geography
+    from evaluation.io.geography import load_geography
 
     units = load_geography(ev.plan.data_dir).stable_units
     if not units:
@@ -503,7 +503,7 @@ def data_quality(ev: AreaEvaluation) -> str:
         pool_html = "<p>No data-quality problems were found for the comparison areas.</p>"
     else:
         names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
-        from .geography import load_geography
+        from evaluation.io.geography import load_geography
 
         geo = load_geography(ev.plan.data_dir)
         rows = []
@@ -581,7 +581,7 @@ def robustness(ev: AreaEvaluation) -> str:
                 r.p_value,
             )
         ]
-        from .area import ALTERNATIVE_LABELS
+        from evaluation.designs.area import ALTERNATIVE_LABELS
 
         for key, alt in o.alternatives.items():
             lines.append(

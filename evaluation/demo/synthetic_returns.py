@@ -51,8 +51,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cases import CLOCK_DAYS  # one definition of the clock and measures
-from .geography import DEFAULT_DATA_DIR, PROJECT_ROOT, Geography, load_geography
+from evaluation.config import DEFAULT_DATA_DIR, PROJECT_ROOT
+from evaluation.io.geography import Geography, load_geography
+from evaluation.panel.cases import CLOCK_DAYS  # one definition of the clock and measures
 
 DEFAULT_PLAN = PROJECT_ROOT / "plans" / "change_programme_2023.yaml"
 CASE_COLUMNS = [
@@ -103,7 +104,7 @@ def la_baselines(
     per appealable decision, for information) and ``calibration_year``.  Missing or suppressed
     values fall back to national figures (``FALLBACK``).
     """
-    from .ingest import read_sources
+    from evaluation.panel.sources import read_sources
 
     data_dir = Path(data_dir)
     geo = geo or load_geography(data_dir)
@@ -151,7 +152,7 @@ def default_effects(
     plan_path: Path | str = DEFAULT_PLAN, effect_pp: float = DEFAULT_EFFECT_PP
 ) -> dict[str, tuple[str, float]]:
     """``{la_code: (start month 'YYYY-MM', effect_pp)}`` for every pilot of a plan."""
-    from .plan import load_plan
+    from evaluation.panel.plan import load_plan
 
     plan = load_plan(plan_path)
     return {p.la_code: (p.start_date.strftime("%Y-%m"), float(effect_pp)) for p in plan.pilots}
@@ -492,7 +493,7 @@ MONTH_NAMES = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
 
 def _ees_identity(frame: pd.DataFrame, geo: Geography | None) -> pd.DataFrame:
     """Insert geographic_level, new_la_code and la_name after the time columns."""
-    from .cases import la_identity
+    from evaluation.panel.cases import la_identity
 
     names, gss = la_identity(frame["old_la_code"], frame["time_period"], geo)
     frame = frame.copy()

@@ -16,8 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .placebo import did_one_treated
-from .results import EstimationResult
+from evaluation.models.did_one_treated import did_one_treated
+from evaluation.models.results import EstimationResult
 
 
 def combine_units(
@@ -270,9 +270,9 @@ def programme_robustness(
     * ``binomial_fe``: grouped-binomial logit with LA and year effects (percentage points),
       cluster-robust by partnership.
     """
-    from .glm import binomial_fe
-    from .inference import conley_taber
-    from .twfe import twfe, with_wild_bootstrap
+    from evaluation.inference.core import conley_taber
+    from evaluation.models.glm import binomial_fe
+    from evaluation.models.twfe import twfe, with_wild_bootstrap
 
     years = list(pre) + list(post)
     d = programme_panel(

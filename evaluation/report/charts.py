@@ -19,9 +19,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .area import AreaEvaluation, OutcomeResult  # noqa: E402
-from .outcomes import CATALOGUE  # noqa: E402
-from .text import escape, fmt, span  # noqa: E402
+from evaluation.designs.area import AreaEvaluation, OutcomeResult  # noqa: E402
+from evaluation.panel.outcomes import CATALOGUE  # noqa: E402
+from evaluation.report.text import escape, fmt, span  # noqa: E402
 
 AREA_COLOUR = "#12436D"  # Analysis Function dark blue
 COMPARISON_COLOUR = "#F46A25"  # Analysis Function orange
