@@ -34,7 +34,7 @@ areas: ## List the pilot areas that AREA accepts
 	@$(BIN)/python -m evaluation areas --plan "$(PLAN)"
 
 demo-data: ## Write SYNTHETIC case-level returns and their area x month panel to data/synthetic (SEED=n)
-	$(BIN)/python -m evaluation synth --out data/synthetic --seed $(if $(SEED),$(SEED),20230901)
+	$(BIN)/python -m evaluation demo-data --out data/synthetic --seed $(if $(SEED),$(SEED),20230901)
 	$(BIN)/python -m evaluation cases data/synthetic/synthetic_cases.csv --freq month --start 2021-01 --out data/synthetic/synthetic_panel_monthly.csv
 
 power: ## Minimum detectable effects (80% power) per outcome, per-area and programme designs -> reports/power/

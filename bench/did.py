@@ -31,9 +31,10 @@ import pandas as pd
 import evaluation  # noqa: F401  (sets single-threaded BLAS before numpy loads)
 from evaluation.designs.area import comparison_pool
 from evaluation.designs.programme import _did_combined, programme_did, programme_panel
-from evaluation.inference.core import bootstrap_weights, wild_cluster_bootstrap
+from evaluation.inference.wild import bootstrap_weights, wild_cluster_bootstrap
 from evaluation.models.did_one_treated import did_one_treated
-from evaluation.models.twfe import demean, twfe
+from evaluation.models.fe import demean
+from evaluation.models.twfe import twfe
 from evaluation.panel.build import cached_panel
 from evaluation.panel.outcomes import CATALOGUE
 from evaluation.panel.plan import load_plan

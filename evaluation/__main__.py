@@ -1,3 +1,5 @@
+"""``python -m evaluation``: the command line (:func:`evaluation.cli.main`)."""
+
 import sys
 
 from evaluation.cli import main

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.cli import main
 from evaluation.contracts import validate_file
-from evaluation.panel.cases import MEASURES, STOCKS, cases_to_panel, main
+from evaluation.panel.cases import MEASURES, STOCKS, cases_to_panel
 
 BASE = {
     "la_code": "805",
@@ -378,7 +379,16 @@ def test_cli_writes_a_panel_that_validates_against_pilot_returns(geo, tmp_path, 
     for freq in ["month", "quarter", "year"]:
         out = tmp_path / f"panel_{freq}.csv"
         code = main(
-            [str(src), "--freq", freq, "--out", str(out), "--quarantine-dir", str(tmp_path / "q")]
+            [
+                "cases",
+                str(src),
+                "--freq",
+                freq,
+                "--out",
+                str(out),
+                "--quarantine-dir",
+                str(tmp_path / "q"),
+            ]
         )
         assert code == 0
         result = validate_file(out, "pilot_returns", geo)
@@ -403,9 +413,9 @@ def test_cli_exit_codes(geo, tmp_path):
     )
     out = tmp_path / "panel.csv"
     qdir = tmp_path / "q"
-    assert main([str(bad), "--out", str(out), "--quarantine-dir", str(qdir)]) == 1
+    assert main(["cases", str(bad), "--out", str(out), "--quarantine-dir", str(qdir)]) == 1
     assert out.exists() and (qdir / "bad.csv.quarantine.csv").exists()
-    assert main([str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
-    assert main([str(bad), "--out", str(out), "--cutoff", "2024-13-01"]) == 2
+    assert main(["cases", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
+    assert main(["cases", str(bad), "--out", str(out), "--cutoff", "2024-13-01"]) == 2
     with pytest.raises(SystemExit):
-        main([str(bad), "--out", str(out), "--freq", "week"])
+        main(["cases", str(bad), "--out", str(out), "--freq", "week"])

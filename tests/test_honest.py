@@ -68,7 +68,8 @@ def test_monotone_widening_in_mbar():
     n_pre, n_post = 4, 2
     S = _sigma(n_pre + n_post, seed=1)
     b = np.r_[0.01, -0.02, 0.015, 0.005, 0.06, 0.08]
-    table, bd = honest_did(b, S, n_pre=n_pre, n_post=n_post, breakdown=False)
+    res = honest_did(b, S, n_pre=n_pre, n_post=n_post, breakdown=False)
+    table, bd = res.table, res.breakdown
     rob = table[table["method"] != "original"]
     assert list(rob["mbar"]) == [0.0, 0.5, 1.0, 1.5, 2.0]
     assert (np.diff(rob["lb"]) <= 1e-9).all() and (np.diff(rob["ub"]) >= -1e-9).all()
@@ -180,9 +181,9 @@ def test_honest_did_table_shape_and_sd():
     n_pre, n_post = 3, 2
     S = _sigma(n_pre + n_post, seed=5)
     b = np.r_[-0.03, -0.02, -0.01, 0.05, 0.06]
-    table, _ = honest_did(
+    table = honest_did(
         b, S, n_pre=n_pre, n_post=n_post, restriction="SD", mbar=(0.0, 0.01), breakdown=False
-    )
+    ).table
     assert list(table.columns) == ["mbar", "lb", "ub", "id_lb", "id_ub", "method", "restriction"]
     assert table.loc[0, "method"] == "original"
     assert table.loc[1, "id_lb"] == pytest.approx(0.055 - 0.015, abs=1e-10)  # theta - linear bias

@@ -16,13 +16,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaluation.inference.core import (
-    bootstrap_weights,
-    conley_taber,
-    randomisation_inference,
-    wild_cluster_bootstrap,
-    wild_result,
-)
+from evaluation.inference.conley_taber import conley_taber
+from evaluation.inference.randomisation import randomisation_inference
+from evaluation.inference.wild import bootstrap_weights, wild_cluster_bootstrap, wild_result
 from evaluation.models.results import EstimationResult
 
 # --------------------------------------------------------------------------------------------
@@ -412,7 +408,8 @@ def test_ct_coverage_mc():
 def test_wild_bootstrap_with_fixed_effects_equals_full_model_refits():
     """With year effects that cut across the clusters, ``fe=`` makes every bootstrap t equal to
     refitting the full two-way fixed-effects model (CR1, fixest K) on the bootstrap sample."""
-    from evaluation.models.twfe import demean, twfe
+    from evaluation.models.fe import demean
+    from evaluation.models.twfe import twfe
 
     rng = np.random.default_rng(2)
     rows = []

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from evaluation.models.its import _reml_nll, controlled_its, design, its
+from evaluation.models.its import controlled_its, design, its
+from evaluation.models.its_fitting import _reml_nll
 
 from .conftest import ROOT
 

@@ -19,7 +19,7 @@ import pytest
 
 from evaluation.designs.programme import programme_did, programme_robustness
 from evaluation.models.did_one_treated import did_one_treated
-from evaluation.models.twfe import event_study_one_treated
+from evaluation.models.event_study import event_study_one_treated
 
 PRE, POST = list(range(2014, 2023)), [2023, 2024]
 SIZES = [4, 4, 4, 4, 4, 3, 3, 3, 3]

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from evaluation.designs.power import (
-    MONTHS,
+from evaluation.cli import main
+from evaluation.contracts import MONTHS
+from evaluation.designs.power_analysis import power_analysis
+from evaluation.designs.power_simulate import (
     emulate_area,
     find_mde,
     loo_critical,
-    main,
-    power_analysis,
     power_at,
     programme_gaps,
 )
@@ -252,7 +252,7 @@ def test_deterministic_given_seed():
 # ---- the real plan -----------------------------------------------------------------------------
 def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan):
     out = tmp_path / "power.json"
-    assert main(["--out", str(out), "--no-monthly"]) == 0
+    assert main(["power", "--out", str(out), "--no-monthly"]) == 0
     res = json.loads(out.read_text())
     assert out.with_suffix(".csv").exists() and (tmp_path / "power_pilots.csv").exists()
     table = pd.DataFrame(res["table"])
@@ -312,7 +312,7 @@ def test_monthly_panel_generated_when_demo_data_absent(tmp_path, plan):
     """Without data/synthetic, the monthly noise model is generated from the plan's seed."""
     from dataclasses import replace
 
-    from evaluation.designs.power import monthly_panel
+    from evaluation.designs.power_monthly import monthly_panel
 
     frame, source = monthly_panel(plan, tmp_path / "absent.csv")
     assert source.startswith("generated") and str(plan.seed) in source

@@ -12,13 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.models.callaway_santanna import aggregate, callaway_santanna
 from evaluation.models.fe import FixedEffects, absorb
-from evaluation.models.staggered import (
-    aggregate,
-    callaway_santanna,
-    imputation_did,
-    sun_abraham,
-)
+from evaluation.models.imputation_did import imputation_did
+from evaluation.models.sun_abraham import sun_abraham
 
 DATA = Path(__file__).parent / "data"
 

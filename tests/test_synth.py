@@ -8,12 +8,10 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from evaluation.models.synth import (
-    _frank_wolfe,
-    simplex_least_squares,
-    synthetic_control,
-    synthetic_did,
-)
+from evaluation.models.synthetic_common import frank_wolfe as _frank_wolfe
+from evaluation.models.synthetic_common import simplex_least_squares
+from evaluation.models.synthetic_control import synthetic_control
+from evaluation.models.synthetic_did import synthetic_did
 
 from .conftest import ROOT
 
@@ -308,7 +306,7 @@ def test_sc_shared_placebos_give_exactly_the_unshared_result(prop99, sc):
 def test_batched_prefit_equals_separate_treated_fits(prop99):
     """make reports fits every pilot against the same donors in one batch: the estimates must
     be exactly those of separate fits."""
-    from evaluation.models.synth import synthetic_did_prefit
+    from evaluation.models.synthetic_did import synthetic_did_prefit
 
     treated = ["California", "Utah", "Nevada"]
     donors = [s for s in prop99["State"].unique() if s not in treated]

@@ -5,14 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.cli import main
 from evaluation.contracts import validate_file
+from evaluation.demo.case_simulation import day_weights, easter_sunday
 from evaluation.demo.synthetic_returns import (
-    day_weights,
     default_effects,
-    easter_sunday,
     generate_cases,
     la_baselines,
-    main,
     write_synthetic,
 )
 from evaluation.panel.cases import MEASURES, STOCKS, cases_to_panel
@@ -220,9 +219,10 @@ def test_calibration_reads_the_published_figures(geo):
 
 
 def test_command_line_writes_labelled_files(tmp_path, capsys):
-    code = main(["--seed", "5", "--out", str(tmp_path), "--scale", "0.01", "--start", "2024-01"])
+    args = ["--seed", "5", "--out", str(tmp_path), "--scale", "0.01", "--start", "2024-01"]
+    code = main(["demo-data", *args])
     assert code == 0
     assert (tmp_path / "synthetic_cases.csv").exists()
     assert (tmp_path / "synthetic_cases.csv.SYNTHETIC.md").exists()
     assert "SYNTHETIC" in capsys.readouterr().out
-    assert main(["--out", str(tmp_path), "--scale", "0"]) == 2
+    assert main(["demo-data", "--out", str(tmp_path), "--scale", "0"]) == 2

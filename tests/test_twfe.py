@@ -14,8 +14,10 @@ import pytest
 import statsmodels.api as sm
 from scipy.special import logit
 
+from evaluation.models.event_study import event_study, event_study_one_treated
+from evaluation.models.fe import demean
 from evaluation.models.glm import binomial_fe
-from evaluation.models.twfe import demean, event_study, event_study_one_treated, twfe
+from evaluation.models.twfe import twfe
 
 DATA = Path(__file__).parent / "data"
 

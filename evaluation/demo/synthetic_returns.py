@@ -2,7 +2,7 @@
 
 The pilots' own case-level returns are not public.  This generator produces realistic stand-ins
 in the columns of ``data_contracts/case_records.yaml`` so that the case-level ingest
-(:mod:`evaluation.cases`), the monthly estimators and the power analysis can be built and checked
+(:mod:`evaluation.panel.cases`), the monthly estimators and the power analysis can be built and checked
 before any real return arrives.  **Nothing it writes is real data**: every case_id starts with
 ``SYN-``, every row has ``synthetic = 1`` and every file gets a ``<file>.SYNTHETIC.md`` sidecar.
 
@@ -38,13 +38,15 @@ LAs whose boundaries changed inside ``start``..``end`` (created or retired) are 
 
 Deterministic: one ``numpy.random.default_rng(seed)`` drives every draw, records are written in a
 fixed order with a fixed writer, so the same seed and settings give byte-identical files.
+
+This module calibrates (:func:`la_baselines`), runs the generator (:func:`generate_cases`), turns
+its day arrays into text records and intended counts, and writes them; the random draws
+themselves (calendar, requests, each case's path) are in :mod:`evaluation.demo.case_simulation`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +54,14 @@ import numpy as np
 import pandas as pd
 
 from evaluation.config import DEFAULT_DATA_DIR, PROJECT_ROOT
+from evaluation.demo.case_simulation import (
+    FALLBACK,
+    CaseHistories,
+    draw_requests,
+    make_calendar,
+    parse_month,
+    simulate_case_histories,
+)
 from evaluation.io.geography import Geography, load_geography
 from evaluation.panel.cases import CLOCK_DAYS  # one definition of the clock and measures
 
@@ -70,22 +80,12 @@ CASE_COLUMNS = [
 ]
 DEFAULT_EFFECT_PP = 10.0
 DEFAULT_SCALE = 1.0
-# national fall-backs (England 2024, ehcp_2025 release) for LAs with suppressed or missing cells
-FALLBACK = {
-    "requests_per_year": 1000.0,
-    "refusal_share": 0.25,
-    "timeliness_ex": 0.46,
-    "exception_share": 0.06,
-    "issue_share": 0.85,
-}
-WITHDRAWN_REQUEST = 0.02  # share of requests withdrawn before the decision
-WITHDRAWN_ASSESSMENT = 0.02  # share of assessments withdrawn
 
 
 @dataclass
 class SyntheticCases:
     """Generated records (text, contract columns + ``synthetic``), the intended area x month
-    counts (EES layout, the ground truth for :mod:`evaluation.cases`) and the settings used."""
+    counts (EES layout, the ground truth for :mod:`evaluation.panel.cases`) and the settings used."""
 
     records: pd.DataFrame
     intended: pd.DataFrame
@@ -158,48 +158,6 @@ def default_effects(
     return {p.la_code: (p.start_date.strftime("%Y-%m"), float(effect_pp)) for p in plan.pilots}
 
 
-# ---- calendar ----------------------------------------------------------------------------------
-def _month(text: str) -> np.datetime64:
-    return np.datetime64(str(text)[:7], "M")
-
-
-def easter_sunday(year: int) -> dt.date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    leap = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * leap) // 451
-    month, day = divmod(h + leap - 7 * m + 114, 31)
-    return dt.date(year, month, day + 1)
-
-
-def day_weights(days: np.ndarray) -> np.ndarray:
-    """Relative intensity of new requests on each day (datetime64[D]): weekends 0.25, August
-    0.55, 22 December - 1 January 0.35, Easter holidays (Good Friday - 7 days to Easter Monday +
-    7 days) 0.6; 1 otherwise."""
-    w = np.ones(len(days))
-    weekday = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    w[weekday >= 5] = 0.25
-    month = days.astype("datetime64[M]").astype("int64") % 12 + 1
-    dom = (days - days.astype("datetime64[M]")).astype("int64") + 1
-    w[month == 8] *= 0.55
-    w[((month == 12) & (dom >= 22)) | ((month == 1) & (dom == 1))] *= 0.35
-    years = np.unique(days.astype("datetime64[Y]").astype("int64") + 1970)
-    for y in years:
-        e = np.datetime64(easter_sunday(int(y)))
-        w[(days >= e - np.timedelta64(9, "D")) & (days <= e + np.timedelta64(8, "D"))] *= 0.6
-    return w
-
-
-def _summer(days: np.ndarray) -> np.ndarray:
-    """True for dates in the school summer holidays (approximated as 20 July - 5 September)."""
-    doy = (days - days.astype("datetime64[Y]")).astype("int64")
-    return (doy >= 200) & (doy <= 248)
-
-
 # ---- generation --------------------------------------------------------------------------------
 def generate_cases(
     baselines: pd.DataFrame,
@@ -225,10 +183,42 @@ def generate_cases(
         raise ValueError("scale must be positive")
     rng = np.random.default_rng(seed)
     effects = dict(effects or {})
-    m_start, m_end = _month(start), _month(end)
+    m_start, m_end = parse_month(start), parse_month(end)
     if m_end < m_start:
         raise ValueError("end is before start")
     m_gen = m_start - np.timedelta64(int(burn_in_months), "M")
+    base = _generated_las(baselines, effects, m_start, m_end, geo)
+    cal = make_calendar(m_gen, m_end)
+    # the order of these steps is the order of the random draws: keep it
+    la, received = draw_requests(rng, base, cal, scale, request_growth)
+    cases = simulate_case_histories(rng, base, cal, la, received, effects)
+    intended = _intended(base, cases, cal.day0, m_start, m_end, geo)
+    records = _records(base, cases, cal.day0)
+    settings = {
+        "seed": int(seed),
+        "start": str(m_start),
+        "end": str(m_end),
+        "burn_in_months": int(burn_in_months),
+        "first_generated_month": str(m_gen),
+        "cutoff": str(cal.cutoff),
+        "scale": float(scale),
+        "request_growth": float(request_growth),
+        "effects": {k: [v[0], float(v[1])] for k, v in sorted(effects.items())},
+        "n_las": int(len(base)),
+        "n_records": int(len(received)),
+    }
+    return SyntheticCases(records, intended, settings)
+
+
+def _generated_las(
+    baselines: pd.DataFrame,
+    effects: dict,
+    m_start: np.datetime64,
+    m_end: np.datetime64,
+    geo: Geography | None,
+) -> pd.DataFrame:
+    """The baselines of the LAs to generate, sorted by code: with ``geo``, only LAs that exist
+    in every year of ``m_start``..``m_end``.  Raises ValueError if ``effects`` names another."""
     first_year, last_year = int(str(m_start)[:4]), int(str(m_end)[:4])
     base = baselines.copy()
     base["la_code"] = base["la_code"].astype(str)
@@ -242,160 +232,41 @@ def generate_cases(
     unknown = sorted(set(effects) - set(base["la_code"]))
     if unknown:
         raise ValueError(f"effects name LA code(s) not generated: {', '.join(unknown)}")
-    n_la = len(base)
+    return base
 
-    # calendar: every day from the first generated month to the cut-off
-    day0 = m_gen.astype("datetime64[D]")
-    cutoff = (m_end + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
-    days = np.arange(day0, cutoff + np.timedelta64(1, "D"))
-    w = day_weights(days)
-    cum = np.concatenate([[0.0], np.cumsum(w)])
-    months = np.arange(m_gen, m_end + np.timedelta64(1, "M"))
-    m_first_day = (months.astype("datetime64[D]") - day0).astype("int64")
-    m_last_day = np.append(m_first_day[1:], len(days))
-    month_weight = cum[m_last_day] - cum[m_first_day]
-    per_year = w.sum() / (len(days) / 365.25)  # average weight of a year
-    # expected requests per LA x month: published yearly volume, trend and seasonality
-    cal_mid = (
-        base["calibration_year"].to_numpy() - 1970
-    ) * 12 + 6  # mid-year of calibration, months
-    m_idx = months.astype("int64")
-    trend = (1 + request_growth) ** ((m_idx[None, :] - cal_mid[:, None]) / 12.0)
-    lam = scale * base["requests_per_year"].to_numpy()[:, None] * trend * month_weight / per_year
-    counts = rng.poisson(lam)  # (n_la, n_months)
-    n = int(counts.sum())
 
-    la_i = np.repeat(np.repeat(np.arange(n_la), len(months)), counts.ravel())
-    mo_i = np.repeat(np.tile(np.arange(len(months)), n_la), counts.ravel())
-    # day within month by inverse CDF of the day weights
-    lo, hi = cum[m_first_day[mo_i]], cum[m_last_day[mo_i]]
-    target = lo + rng.random(n) * (hi - lo)
-    recv = np.searchsorted(cum, target, side="right") - 1
-    recv = np.clip(recv, m_first_day[mo_i], m_last_day[mo_i] - 1)  # day offsets from day0
-
-    col = {c: base[c].to_numpy(dtype=float)[la_i] for c in FALLBACK if c != "requests_per_year"}
-    recv_dates = day0 + recv.astype("timedelta64[D]")
-    # request decision
-    u = rng.random(n)
-    refused = col["refusal_share"] * (1 - WITHDRAWN_REQUEST)
-    outcome = np.where(
-        u < WITHDRAWN_REQUEST, 2, np.where(u < WITHDRAWN_REQUEST + refused, 1, 0)
-    )  # 0 assess, 1 not_assess, 2 withdrawn
-    summer_recv = np.isin(recv_dates.astype("datetime64[M]").astype("int64") % 12, [6, 7])
-    dec_delay = np.exp(rng.normal(np.log(33.0), 0.35, n)) * np.where(summer_recv, 1.2, 1.0)
-    dec_delay = np.clip(np.rint(dec_delay), 5, 100).astype(np.int64)
-    decision = recv + dec_delay
-    exception = rng.random(n) < col["exception_share"]
-
-    # assessment outcome among assessed: 0 issued, 1 not_issued, 2 withdrawn
-    u = rng.random(n)
-    a_out = np.where(
-        u < col["issue_share"], 0, np.where(u < col["issue_share"] + WITHDRAWN_ASSESSMENT, 2, 1)
-    )
-    # 20-week probability with effects, exceptions and summer deadlines
-    effect = np.zeros(n)
-    treated = np.zeros(n, dtype=bool)
-    codes = base["la_code"].to_numpy()
-    for code, (eff_start, pp) in sorted(effects.items()):
-        k = int(np.flatnonzero(codes == code)[0])
-        first = int((_month(eff_start).astype("datetime64[D]") - day0).astype("int64"))
-        hit = (la_i == k) & (recv >= first)
-        treated |= hit
-        effect[hit] = float(pp) / 100.0
-    deadline_summer = _summer(recv_dates + np.timedelta64(CLOCK_DAYS, "D"))
-    p = col["timeliness_ex"] * np.where(exception, 0.5, 1.0) * np.where(deadline_summer, 0.85, 1.0)
-    p = np.clip(p + effect, 0.02, 0.98)
-    within = rng.random(n) < p
-    early = np.floor(rng.gamma(1.3, 14.0, n)).astype(np.int64)
-    overrun = np.exp(rng.normal(np.log(45.0), 0.9, n)) * np.where(deadline_summer, 1.2, 1.0)
-    overrun = np.minimum(np.floor(overrun).astype(np.int64), 700)
-    duration = np.where(
-        within, np.maximum(CLOCK_DAYS - early, dec_delay + 28), CLOCK_DAYS + 1 + overrun
-    )
-    plan = recv + duration
-    lag_final = rng.integers(0, 21, n)  # draft-to-final plan
-    not_issued_t = recv + np.clip(
-        np.rint(np.exp(rng.normal(np.log(110.0), 0.25, n))), dec_delay + 14, 300
-    ).astype(np.int64)
-    withdrawn_t = decision + rng.integers(14, 90, n)
-    a_date = np.where(
-        a_out == 0,
-        np.maximum(plan - lag_final, decision),
-        np.where(a_out == 1, not_issued_t, withdrawn_t),
-    )
-    assessed = outcome == 0
-    issued = assessed & (a_out == 0)
-
-    # the data cut-off: later events have not happened yet
-    cut = int((cutoff - day0).astype("int64"))
-    dec_known = decision <= cut
-    a_known = assessed & dec_known & (a_date <= cut)
-    plan_known = issued & a_known & (plan <= cut)
-
-    intended = _intended(
-        base,
-        la_i,
-        recv,
-        decision,
-        outcome,
-        dec_known,
-        a_known,
-        a_date,
-        a_out,
-        plan,
-        plan_known,
-        within,
-        exception,
-        treated,
-        day0,
-        m_start,
-        m_end,
-        geo,
-    )
-
-    # text columns, in a fixed order: LA, received date, draw order
+def _records(base: pd.DataFrame, cases: CaseHistories, day0: np.datetime64) -> pd.DataFrame:
+    """The text records, in a fixed order: LA, received date, draw order."""
+    la_i, recv = cases.la, cases.received
+    n = len(recv)
     order = np.lexsort((np.arange(n), recv, la_i))
     seq = np.zeros(n, dtype=np.int64)
     seq[order] = np.arange(n)
-    la_txt = codes[la_i]
+    la_txt = base["la_code"].to_numpy()[la_i]
     per_la_rank = seq - np.searchsorted(la_i[order], la_i)  # 0-based rank within LA
-    case_id = _case_ids(la_txt, per_la_rank)
-    req_outcome = np.array(["assess", "not_assess", "withdrawn"], dtype=object)[outcome]
-    req_outcome = np.where(dec_known, req_outcome, "")
-    a_txt = np.array(["issued", "not_issued", "withdrawn"], dtype=object)[a_out]
-    a_txt = np.where(a_known, a_txt, "")
-    records = (
+    req_outcome = np.array(["assess", "not_assess", "withdrawn"], dtype=object)[
+        cases.request_outcome
+    ]
+    a_txt = np.array(["issued", "not_issued", "withdrawn"], dtype=object)[cases.assessment_outcome]
+    a_known = cases.assessment_known
+    return (
         pd.DataFrame(
             {
-                "case_id": case_id,
+                "case_id": _case_ids(la_txt, per_la_rank),
                 "la_code": la_txt,
                 "request_received_date": _iso(day0, recv, np.ones(n, bool)),
-                "request_outcome": req_outcome,
-                "request_outcome_date": _iso(day0, decision, dec_known),
-                "assessment_outcome": a_txt,
-                "assessment_outcome_date": _iso(day0, a_date, a_known),
-                "plan_issue_date": _iso(day0, plan, plan_known),
-                "exception_20wk": np.where(exception, "1", "0"),
+                "request_outcome": np.where(cases.decision_known, req_outcome, ""),
+                "request_outcome_date": _iso(day0, cases.decision, cases.decision_known),
+                "assessment_outcome": np.where(a_known, a_txt, ""),
+                "assessment_outcome_date": _iso(day0, cases.assessment_date, a_known),
+                "plan_issue_date": _iso(day0, cases.plan_date, cases.plan_known),
+                "exception_20wk": np.where(cases.exception, "1", "0"),
                 "synthetic": np.full(n, "1", dtype=object),
             }
         )
         .iloc[order]
         .reset_index(drop=True)
     )
-    settings = {
-        "seed": int(seed),
-        "start": str(m_start),
-        "end": str(m_end),
-        "burn_in_months": int(burn_in_months),
-        "first_generated_month": str(m_gen),
-        "cutoff": str(cutoff),
-        "scale": float(scale),
-        "request_growth": float(request_growth),
-        "effects": {k: [v[0], float(v[1])] for k, v in sorted(effects.items())},
-        "n_las": int(n_la),
-        "n_records": int(n),
-    }
-    return SyntheticCases(records, intended, settings)
 
 
 def _iso(day0: np.datetime64, offsets: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -413,31 +284,21 @@ def _case_ids(la: np.ndarray, rank: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add(np.char.add("SYN-", la.astype(str)), "-"), ranks).astype(object)
 
 
+# ---- intended counts ---------------------------------------------------------------------------
 def _intended(
-    base,
-    la_i,
-    recv,
-    decision,
-    outcome,
-    dec_known,
-    a_known,
-    a_date,
-    a_out,
-    plan,
-    plan_known,
-    within,
-    exception,
-    treated,
-    day0,
-    m_start,
-    m_end,
-    geo,
+    base: pd.DataFrame,
+    cases: CaseHistories,
+    day0: np.datetime64,
+    m_start: np.datetime64,
+    m_end: np.datetime64,
+    geo: Geography | None,
 ) -> pd.DataFrame:
     """The counts the records are meant to produce, area x month for start..end (computed here
     from the generator's own integer day arrays, independently of the text files)."""
     months = np.arange(m_start, m_end + np.timedelta64(1, "M"))
     n_m, n_la = len(months), len(base)
     m0 = int(m_start.astype("int64"))
+    la_i = cases.la
 
     def month_of(offsets):
         return (day0 + offsets.astype("timedelta64[D]")).astype("datetime64[M]").astype(
@@ -450,42 +311,55 @@ def _intended(
         flat = la_i[mask][ok] * n_m + mi[ok]
         return np.bincount(flat, minlength=n_la * n_m).reshape(n_la, n_m)
 
-    ex0 = ~exception
+    plan, plan_known, within = cases.plan_date, cases.plan_known, cases.within
+    recv, ex0 = cases.received, ~cases.exception
     out = {
         "plans_issued_den": count(plan_known, plan),
         "plans_issued_within_20_weeks": count(plan_known & within, plan),
         "plans_issued_den_ex": count(plan_known & ex0, plan),
         "plans_issued_20_weeks_ex": count(plan_known & within & ex0, plan),
         "requests_received": count(np.ones(len(recv), bool), recv),
-        "requests_decided_not_to_assess": count(dec_known & (outcome == 1), recv),
+        "requests_decided_not_to_assess": count(
+            cases.decision_known & (cases.request_outcome == 1), recv
+        ),
     }
-    # open at each month end: received on or before it and not closed by it
-    big = np.iinfo(np.int64).max // 4
-    closure = np.full(len(recv), big, dtype=np.int64)
-    closure = np.where(dec_known & (outcome != 0), decision, closure)
-    closure = np.where(a_known & (a_out != 0), a_date, closure)
-    closure = np.where(plan_known, plan, closure)
-    month_ends = (
-        (months + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D") - day0
-    ).astype("int64")
-    overdue_from = recv + CLOCK_DAYS
-    open_ = np.zeros((n_la, n_m), dtype=np.int64)
-    overdue = np.zeros((n_la, n_m), dtype=np.int64)
-    for j, e in enumerate(month_ends):  # one pass per month (60 months): small
-        is_open = (recv <= e) & (closure > e)
-        open_[:, j] = np.bincount(la_i[is_open], minlength=n_la)
-        overdue[:, j] = np.bincount(la_i[is_open & (overdue_from <= e)], minlength=n_la)
-    out["open_at_period_end"] = open_
-    out["open_over_20_weeks_at_period_end"] = overdue
-    out["plans_from_treated_requests"] = count(plan_known & treated, plan)
+    out["open_at_period_end"], out["open_over_20_weeks_at_period_end"] = _open_at_month_ends(
+        cases, months, day0, n_la
+    )
+    out["plans_from_treated_requests"] = count(plan_known & cases.treated, plan)
     frame = pd.DataFrame({k: v.ravel() for k, v in out.items()})
-    codes = base["la_code"].to_numpy()
-    frame.insert(0, "old_la_code", np.repeat(codes, n_m))
+    frame.insert(0, "old_la_code", np.repeat(base["la_code"].to_numpy(), n_m))
     month_no = months.astype("int64") % 12
     year = months.astype("int64") // 12 + 1970
     frame.insert(0, "time_identifier", np.tile(np.array(MONTH_NAMES, dtype=object)[month_no], n_la))
     frame.insert(0, "time_period", np.tile(year, n_la))
     return _ees_identity(frame, geo)
+
+
+def _open_at_month_ends(
+    cases: CaseHistories, months: np.ndarray, day0: np.datetime64, n_la: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(LA x month) cases open at each month end (received on or before it and not closed by
+    it), and those of them open for more than 20 weeks."""
+    recv, la_i = cases.received, cases.la
+    big = np.iinfo(np.int64).max // 4
+    closure = np.full(len(recv), big, dtype=np.int64)
+    closure = np.where(cases.decision_known & (cases.request_outcome != 0), cases.decision, closure)
+    closure = np.where(
+        cases.assessment_known & (cases.assessment_outcome != 0), cases.assessment_date, closure
+    )
+    closure = np.where(cases.plan_known, cases.plan_date, closure)
+    month_ends = (
+        (months + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D") - day0
+    ).astype("int64")
+    overdue_from = recv + CLOCK_DAYS
+    open_ = np.zeros((n_la, len(months)), dtype=np.int64)
+    overdue = np.zeros((n_la, len(months)), dtype=np.int64)
+    for j, e in enumerate(month_ends):  # one pass per month (60 months): small
+        is_open = (recv <= e) & (closure > e)
+        open_[:, j] = np.bincount(la_i[is_open], minlength=n_la)
+        overdue[:, j] = np.bincount(la_i[is_open & (overdue_from <= e)], minlength=n_la)
+    return open_, overdue
 
 
 MONTH_NAMES = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
@@ -547,6 +421,7 @@ def write_synthetic(
 
 
 def synthetic_note(result: SyntheticCases) -> str:
+    """The ``.SYNTHETIC.md`` sidecar text (``{file}`` stands for the file's name)."""
     s = result.settings
     effects = s["effects"]
     eff = (
@@ -568,59 +443,3 @@ def synthetic_note(result: SyntheticCases) -> str:
         f"- true effects on the within-20-weeks probability, for requests received from the "
         f"start month: {eff}\n"
     )
-
-
-# ---- command line ------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m evaluation synth",
-        description="Generate SYNTHETIC case-level returns for every LA (clearly labelled).",
-    )
-    p.add_argument("--seed", type=int, default=20230901)
-    p.add_argument("--out", default="data/synthetic", help="output directory")
-    p.add_argument(
-        "--scale",
-        type=float,
-        default=DEFAULT_SCALE,
-        help=f"multiplier of published request volumes (default {DEFAULT_SCALE})",
-    )
-    p.add_argument("--start", default="2021-01", help="first analysed month YYYY-MM")
-    p.add_argument("--end", default="2025-12", help="last month YYYY-MM (cut-off: its last day)")
-    p.add_argument("--burn-in", type=int, default=12, help="months generated before --start")
-    p.add_argument("--effect-pp", type=float, default=DEFAULT_EFFECT_PP, help="pilot effect")
-    p.add_argument("--plan", default=str(DEFAULT_PLAN), help="plan whose pilots get the effect")
-    p.add_argument("--no-effect", action="store_true", help="no true effect anywhere")
-    p.add_argument("--name", default="synthetic_cases", help="file stem")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m evaluation synth``; exit 0 on success, 2 on bad arguments."""
-    args = build_parser().parse_args(argv)
-    geo = load_geography(DEFAULT_DATA_DIR)
-    try:
-        effects = {} if args.no_effect else default_effects(args.plan, args.effect_pp)
-        result = generate_cases(
-            la_baselines(DEFAULT_DATA_DIR, geo),
-            seed=args.seed,
-            start=args.start,
-            end=args.end,
-            burn_in_months=args.burn_in,
-            scale=args.scale,
-            effects=effects,
-            geo=geo,
-        )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    paths = write_synthetic(result, args.out, args.name)
-    s = result.settings
-    print(
-        f"SYNTHETIC: {s['n_records']:,} records for {s['n_las']} LAs -> {paths['cases']}; "
-        f"intended counts -> {paths['intended']}"
-    )
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

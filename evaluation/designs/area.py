@@ -21,9 +21,9 @@ from evaluation import __version__
 from evaluation.config import PROJECT_ROOT, slugify
 from evaluation.io.geography import Geography, load_geography
 from evaluation.models.did_one_treated import did_one_treated
+from evaluation.models.event_study import event_study_one_treated
 from evaluation.models.its import its
 from evaluation.models.results import EstimationResult, json_safe
-from evaluation.models.twfe import event_study_one_treated
 from evaluation.panel.build import Panel, panel_for_plan
 from evaluation.panel.outcomes import CATALOGUE, Outcome
 from evaluation.panel.plan import Plan, PlannedOutcome, load_plan
@@ -564,7 +564,8 @@ def area_alternatives(
         out["event_study"] = es
     except ValueError:
         pass
-    from evaluation.models.synth import synthetic_control, synthetic_did
+    from evaluation.models.synthetic_control import synthetic_control
+    from evaluation.models.synthetic_did import synthetic_did
 
     kw = dict(
         unit="unit_id",
@@ -698,7 +699,8 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
     synthetic-DiD fits of all pilots (one batched run per outcome against the same donors) and
     the synthetic-control and synthetic-DiD placebo fits (which do not involve any pilot).  Results go to the caches that
     ``evaluate_area`` reads, in memory and in ``.cache/``.  Returns the number of fits made."""
-    from evaluation.models.synth import synthetic_control, synthetic_did, synthetic_did_prefit
+    from evaluation.models.synthetic_control import synthetic_control
+    from evaluation.models.synthetic_did import synthetic_did, synthetic_did_prefit
 
     time = panel.time
     units = analysis_rows(panel, plan)

@@ -103,7 +103,8 @@ def _estimate(
     cluster_col = cluster or unit
 
     if method in {"sc", "sdid"}:
-        from evaluation.models.synth import synthetic_control, synthetic_did
+        from evaluation.models.synthetic_control import synthetic_control
+        from evaluation.models.synthetic_did import synthetic_did
 
         if inference != "placebo":
             raise DidUsageError(f"--method {method} supports --inference placebo only")
@@ -117,7 +118,7 @@ def _estimate(
         return synthetic_did(data, seed=seed, **kw)
 
     if method == "cs":
-        from evaluation.models.staggered import callaway_santanna
+        from evaluation.models.callaway_santanna import callaway_santanna
 
         if inference not in {"cluster", "wild"}:
             raise DidUsageError("--method cs uses influence-function or bootstrap inference")
@@ -134,7 +135,7 @@ def _estimate(
             weights=weights,
         )
     if method == "imputation":
-        from evaluation.models.staggered import imputation_did
+        from evaluation.models.imputation_did import imputation_did
 
         if inference != "cluster":
             raise DidUsageError("--method imputation supports --inference cluster only")
@@ -156,7 +157,7 @@ def _estimate(
             )
         treated, pre, post, g = _single_cohort(data, unit, time, ft)
         if method == "event":
-            from evaluation.models.twfe import event_study_one_treated
+            from evaluation.models.event_study import event_study_one_treated
 
             return event_study_one_treated(
                 data,
@@ -182,7 +183,8 @@ def _estimate(
             alpha=alpha,
         )
 
-    from evaluation.models.twfe import event_study, twfe
+    from evaluation.models.event_study import event_study
+    from evaluation.models.twfe import twfe
 
     fit_fn = event_study if method == "event" else twfe
     res = fit_fn(
@@ -203,13 +205,13 @@ def _estimate(
         raise DidUsageError("--method event supports --inference cluster or placebo")
     fit = res.extra["fit"]
     if inference == "wild":
-        from evaluation.models.twfe import with_wild_bootstrap
+        from evaluation.inference.wild import with_wild_bootstrap
 
         return with_wild_bootstrap(
             res, cluster_col, n_boot=n_boot, seed=seed, weighted=weights is not None
         )
     # randomisation inference: permute first_treated across assignment units
-    from evaluation.inference.core import randomisation_inference
+    from evaluation.inference.randomisation import randomisation_inference
 
     d = res.extra["data"]
     assign_unit = cluster_col
@@ -226,7 +228,7 @@ def _estimate(
     codes = pd.Categorical(d[assign_unit], categories=assignment.index).codes
     post = (d[time].to_numpy(float) >= g).astype(float)
     y_fit, w = fit.y, fit.weights
-    from evaluation.models.twfe import demean
+    from evaluation.models.fe import demean
 
     fe = [pd.factorize(d[unit])[0], pd.factorize(d[time])[0]]
 
@@ -278,7 +280,7 @@ def add_honest_did(res: EstimationResult, seed: int = 0) -> None:
     if n_pre < 1 or n_post < 1:
         return
     k = n_pre + n_post
-    table, breakdown = honest_did(
+    sensitivity = honest_did(
         terms["estimate"].to_numpy()[:k],
         fit.vcov[:k, :k],
         n_pre=n_pre,
@@ -286,8 +288,8 @@ def add_honest_did(res: EstimationResult, seed: int = 0) -> None:
         alpha=res.alpha,
         seed=seed,
     )
-    res.extra["honest_did"] = table
-    res.diagnostics["honest_did_breakdown_mbar"] = breakdown
+    res.extra["honest_did"] = sensitivity.table
+    res.diagnostics["honest_did_breakdown_mbar"] = sensitivity.breakdown
     res.conventions["sensitivity"] = (
         "HonestDiD relative magnitudes: robust intervals for the average post-period effect "
         "when post-period departures from parallel trends are at most Mbar times the largest "

@@ -70,6 +70,35 @@ def _did_combined(units, members, pool, *, outcome, numerator, denominator, pre,
     return float(gap[post].mean() - gap[pre].mean()), len(comp_units)
 
 
+def group_by_region(units, region_of: dict[str, str]) -> dict[str, list[str]]:
+    """``{region: [units]}`` of the ``units`` with a known region, in the order given."""
+    by_region: dict[str, list[str]] = {}
+    for u in units:
+        if u in region_of:
+            by_region.setdefault(region_of[u], []).append(u)
+    return by_region
+
+
+def placebo_draw_sizes(
+    treated: dict[str, list[str]], region_of: dict[str, str], by_region: dict[str, list[str]]
+) -> dict[str, int]:
+    """``{region: number of pilots}``: how many units a placebo programme draws in each region.
+
+    Raises ValueError if a partnership spans regions (or has a unit of unknown region) or a
+    region has fewer candidate units in ``by_region`` than pilots."""
+    need: dict[str, int] = {}
+    for part, ms in treated.items():
+        regions = {region_of.get(m) for m in ms}
+        if len(regions) != 1 or None in regions:
+            raise ValueError(f"partnership {part} must lie in one known region")
+        region = regions.pop()
+        need[region] = need.get(region, 0) + len(ms)
+    for region, k in need.items():
+        if len(by_region.get(region, [])) < k:
+            raise ValueError(f"region {region} has too few comparison units for its pilots")
+    return need
+
+
 def placebo_programmes(
     by_region: dict[str, list[str]],
     need: dict[str, int],
@@ -142,20 +171,8 @@ def programme_did(
     good = usable.groupby("unit_id").apply(
         lambda g: bool(g[outcome].notna().all() and len(g) == len(years))
     )
-    by_region: dict[str, list[str]] = {}
-    for u in pool:
-        if good.get(u, False) and u in region_of:
-            by_region.setdefault(region_of[u], []).append(u)
-    need: dict[str, int] = {}
-    for part, ms in treated.items():
-        regions = {region_of.get(m) for m in ms}
-        if len(regions) != 1 or None in regions:
-            raise ValueError(f"partnership {part} must lie in one known region")
-        region = regions.pop()
-        need[region] = need.get(region, 0) + len(ms)
-    for region, k in need.items():
-        if len(by_region.get(region, [])) < k:
-            raise ValueError(f"region {region} has too few comparison units for its pilots")
+    by_region = group_by_region([u for u in pool if good.get(u, False)], region_of)
+    need = placebo_draw_sizes(treated, region_of, by_region)
     pool_ok = [u for r in by_region.values() for u in r]
     wide_num = usable.pivot(index="unit_id", columns="year", values=numerator).astype(float)
     wide_den = usable.pivot(index="unit_id", columns="year", values=denominator).astype(float)
@@ -163,14 +180,7 @@ def programme_did(
     den = wide_den.loc[pool_ok, years].to_numpy()
     idx = placebo_programmes(by_region, need, pool_ok, permutations, seed)
     placebo = placebo_programme_did(num, den, idx, len(pre))
-    abs_p = np.abs(placebo)
-    p = (1 + int((abs_p >= abs(tau) * (1 - 1e-12)).sum())) / (1 + len(placebo))
-    m = math.floor(alpha * (1 + len(placebo)) + 1e-12)
-    if m >= 1:
-        crit = float(np.sort(abs_p)[::-1][m - 1])
-        lo, hi = tau - crit, tau + crit
-    else:
-        lo, hi = -math.inf, math.inf
+    p, lo, hi = _rank_inference(tau, placebo, alpha)
     return EstimationResult(
         method="Difference-in-differences, all pilots combined; randomisation inference over "
         "placebo partnerships drawn within regions",
@@ -185,20 +195,39 @@ def programme_did(
         n_comparison_units=n_comp,
         pre_periods=list(pre),
         post_periods=list(post),
-        conventions={
-            "estimand": "change in the pilots' combined (pooled) rate minus the change in the "
-            "comparison pool's pooled rate",
-            "assignment": "placebo programmes redraw, in every region, as many distinct "
-            "non-pilot units as the region has pilots (the level at which pilots were "
-            "chosen)",
-            "p_value": "two-sided rank of |DiD| among placebo |DiD|s: (1 + #) / (1 + R)",
-            "interval": "test inversion under a constant additive effect",
-            "standard_error": "not reported; inference is by randomisation",
-            "seed": str(seed),
-        },
+        conventions=_programme_conventions(seed),
         distribution=pd.DataFrame({"estimate": placebo}),
         extra={"placebo_index": idx, "placebo_pool": pool_ok},
     )
+
+
+def _rank_inference(tau: float, placebo: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Two-sided rank p-value of |tau| among the placebo |DiD|s, and the interval inverting
+    that test under a constant additive effect (unbounded when there are too few placebos)."""
+    abs_p = np.abs(placebo)
+    p = (1 + int((abs_p >= abs(tau) * (1 - 1e-12)).sum())) / (1 + len(placebo))
+    m = math.floor(alpha * (1 + len(placebo)) + 1e-12)
+    if m >= 1:
+        crit = float(np.sort(abs_p)[::-1][m - 1])
+        lo, hi = tau - crit, tau + crit
+    else:
+        lo, hi = -math.inf, math.inf
+    return p, lo, hi
+
+
+def _programme_conventions(seed: int) -> dict:
+    """The ``conventions`` of :func:`programme_did`'s result."""
+    return {
+        "estimand": "change in the pilots' combined (pooled) rate minus the change in the "
+        "comparison pool's pooled rate",
+        "assignment": "placebo programmes redraw, in every region, as many distinct "
+        "non-pilot units as the region has pilots (the level at which pilots were "
+        "chosen)",
+        "p_value": "two-sided rank of |DiD| among placebo |DiD|s: (1 + #) / (1 + R)",
+        "interval": "test inversion under a constant additive effect",
+        "standard_error": "not reported; inference is by randomisation",
+        "seed": str(seed),
+    }
 
 
 def partnership_did(
@@ -270,10 +299,6 @@ def programme_robustness(
     * ``binomial_fe``: grouped-binomial logit with LA and year effects (percentage points),
       cluster-robust by partnership.
     """
-    from evaluation.inference.core import conley_taber
-    from evaluation.models.glm import binomial_fe
-    from evaluation.models.twfe import twfe, with_wild_bootstrap
-
     years = list(pre) + list(post)
     d = programme_panel(
         units,
@@ -290,6 +315,17 @@ def programme_robustness(
         "can be unreliable with so few treated clusters (MacKinnon and Webb 2017)"
     )
     out: dict[str, EstimationResult] = {}
+    out["twfe_wild"] = _twfe_wild(d, outcome, denominator, pre, post, seed, n_boot, few)
+    out["conley_taber"] = _conley_taber(d, outcome, denominator, pre, post, seed, alpha)
+    out["binomial_fe"] = _binomial_fe(d, outcome, numerator, denominator, alpha, few)
+    return out
+
+
+def _twfe_wild(d, outcome, denominator, pre, post, seed, n_boot, few) -> EstimationResult:
+    """LA-level TWFE weighted by the denominator, wild cluster bootstrap by partnership."""
+    from evaluation.inference.wild import with_wild_bootstrap
+    from evaluation.models.twfe import twfe
+
     res = twfe(
         d,
         unit="unit_id",
@@ -310,7 +346,12 @@ def programme_robustness(
         }
     )
     res.extra.pop("data", None)
-    out["twfe_wild"] = res
+    return res
+
+
+def _conley_taber(d, outcome, denominator, pre, post, seed, alpha) -> EstimationResult:
+    """Pilots' changes against the comparison LAs', Conley-Taber (Ferman-Pinto) inference."""
+    from evaluation.inference.conley_taber import conley_taber
 
     ct = conley_taber(
         d,
@@ -326,7 +367,12 @@ def programme_robustness(
         group_size=denominator,
     )
     ct.method = "DiD, pilots vs comparison LAs, Conley-Taber inference (Ferman-Pinto adjusted)"
-    out["conley_taber"] = ct
+    return ct
+
+
+def _binomial_fe(d, outcome, numerator, denominator, alpha, few) -> EstimationResult:
+    """Grouped-binomial logit with LA and year effects, cluster-robust by partnership."""
+    from evaluation.models.glm import binomial_fe
 
     glm = binomial_fe(
         d,
@@ -340,5 +386,4 @@ def programme_robustness(
         outcome_label=outcome,
     )
     glm.conventions["caveat"] = few
-    out["binomial_fe"] = glm
-    return out
+    return glm

@@ -31,23 +31,9 @@ from evaluation.models.results import EstimationResult
 from evaluation.models.twfe import treatment_indicator
 
 
-def binomial_fe(
-    data: pd.DataFrame,
-    *,
-    unit: str,
-    time: str,
-    successes: str,
-    trials: str,
-    first_treated: str | None = None,
-    treatment: str | None = None,
-    cluster: str | None = None,
-    alpha: float = 0.05,
-    outcome_label: str | None = None,
-) -> EstimationResult:
-    """Grouped-binomial logit with unit and period fixed effects (module docstring)."""
-    if (first_treated is None) == (treatment is None):
-        raise ValueError("give exactly one of first_treated= or treatment=")
-    cluster = cluster or unit
+def _cells(data, unit, time, successes, trials, cluster, first_treated, treatment):
+    """The cells with trials (counts numeric; an error if successes exceed trials), how many
+    were dropped, and the treatment indicator."""
     cols = list(dict.fromkeys([unit, time, successes, trials, cluster, first_treated or treatment]))
     d = data[cols].copy()
     d[successes] = pd.to_numeric(d[successes], errors="coerce")
@@ -62,34 +48,28 @@ def binomial_fe(
         if treatment
         else treatment_indicator(d[time], d[first_treated])
     )
-    dummies = pd.get_dummies(
-        d[[unit, time]].astype(str), drop_first=True, dtype=float, prefix=["u", "t"]
-    )
-    X = np.column_stack([np.ones(len(d)), D, dummies.to_numpy()])
-    endog = np.column_stack([d[successes], d[trials] - d[successes]]).astype(float)
-    groups = pd.factorize(d[cluster])[0]
-    model = GLM(endog, X, family=families.Binomial())
-    res = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
-    G = int(groups.max()) + 1
-    df_t = G - 1
-    b, V = np.asarray(res.params), np.asarray(res.cov_params())
-    tau, se_tau = float(b[1]), float(np.sqrt(V[1, 1]))
-    crit = stats.t.ppf(1 - alpha / 2, df_t)
-    # average effect on the treated, percentage points (trial-weighted over treated cells)
-    tr = D > 0
-    eta = X[tr] @ b
-    n_tr = d.loc[tr, trials].to_numpy(float)
+    return d, dropped, D
+
+
+def _effect_pp(X: np.ndarray, b: np.ndarray, V: np.ndarray, treated: np.ndarray, n_tr):
+    """Average effect on the treated cells in percentage points (trial-weighted mean of p_hat
+    minus p_hat without the treatment term) and its delta-method SE."""
+    tau = float(b[1])
+    eta = X[treated] @ b
     p1, p0 = expit(eta), expit(eta - tau)
     ame = float(np.sum(n_tr * (p1 - p0)) / n_tr.sum() * 100)
     # gradient of the AME wrt beta: d p/d eta = p(1-p)
-    g1 = (n_tr * p1 * (1 - p1))[:, None] * X[tr]
-    X0 = X[tr].copy()
+    g1 = (n_tr * p1 * (1 - p1))[:, None] * X[treated]
+    X0 = X[treated].copy()
     X0[:, 1] = 0.0
     g0 = (n_tr * p0 * (1 - p0))[:, None] * X0
     grad = (g1 - g0).sum(axis=0) / n_tr.sum() * 100
-    se_ame = float(np.sqrt(grad @ V @ grad))
+    return ame, float(np.sqrt(grad @ V @ grad))
+
+
+def _terms(tau, se_tau, ame, se_ame, crit, df_t) -> pd.DataFrame:
     t_ame = ame / se_ame if se_ame > 0 else float("nan")
-    terms = pd.DataFrame(
+    return pd.DataFrame(
         {
             "estimate": [tau, float(np.exp(tau)), ame],
             "se": [se_tau, np.nan, se_ame],
@@ -108,7 +88,9 @@ def binomial_fe(
         },
         index=pd.Index(["log_odds_ratio", "odds_ratio", "effect_pp"], name="term"),
     )
-    ever = d.loc[D > 0, unit].nunique()
+
+
+def _conventions(cluster, G: int, df_t: int, ever: int) -> dict[str, str]:
     conventions = {
         "model": "grouped binomial (successes out of trials) logit with unit and period "
         "dummies, maximum likelihood (IRLS)",
@@ -124,6 +106,45 @@ def binomial_fe(
             "one treated unit: the clustered standard error is not valid; read this as a "
             "point estimate only"
         )
+    return conventions
+
+
+def binomial_fe(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    successes: str,
+    trials: str,
+    first_treated: str | None = None,
+    treatment: str | None = None,
+    cluster: str | None = None,
+    alpha: float = 0.05,
+    outcome_label: str | None = None,
+) -> EstimationResult:
+    """Grouped-binomial logit with unit and period fixed effects (module docstring)."""
+    if (first_treated is None) == (treatment is None):
+        raise ValueError("give exactly one of first_treated= or treatment=")
+    cluster = cluster or unit
+    d, dropped, D = _cells(data, unit, time, successes, trials, cluster, first_treated, treatment)
+    dummies = pd.get_dummies(
+        d[[unit, time]].astype(str), drop_first=True, dtype=float, prefix=["u", "t"]
+    )
+    X = np.column_stack([np.ones(len(d)), D, dummies.to_numpy()])
+    endog = np.column_stack([d[successes], d[trials] - d[successes]]).astype(float)
+    groups = pd.factorize(d[cluster])[0]
+    model = GLM(endog, X, family=families.Binomial())
+    res = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True})
+    G = int(groups.max()) + 1
+    df_t = G - 1
+    b, V = np.asarray(res.params), np.asarray(res.cov_params())
+    tau, se_tau = float(b[1]), float(np.sqrt(V[1, 1]))
+    crit = stats.t.ppf(1 - alpha / 2, df_t)
+    # average effect on the treated, percentage points (trial-weighted over treated cells)
+    tr = D > 0
+    ame, se_ame = _effect_pp(X, b, V, tr, d.loc[tr, trials].to_numpy(float))
+    t_ame = ame / se_ame if se_ame > 0 else float("nan")
+    ever = d.loc[D > 0, unit].nunique()
     return EstimationResult(
         method="Grouped-binomial fixed-effects logit",
         outcome=outcome_label or successes,
@@ -137,7 +158,7 @@ def binomial_fe(
         n_comparison_units=int(d[unit].nunique() - ever),
         pre_periods=sorted(d[time].unique().tolist()),
         post_periods=[],
-        conventions=conventions,
+        conventions=_conventions(cluster, G, df_t, ever),
         se=se_ame,
         unit="percentage points",
         diagnostics={
@@ -147,5 +168,5 @@ def binomial_fe(
             "n_clusters": G,
             "converged": bool(res.converged),
         },
-        terms=terms,
+        terms=_terms(tau, se_tau, ame, se_ame, crit, df_t),
     )

@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from evaluation.models.results import EstimationResult
+
 DEVIATIONS = (
     "Dual vertices enumerated exactly instead of solving one LP per grid point (same test). "
     "Least-favourable critical values simulated with our own seeded normal draws "
@@ -327,6 +329,37 @@ def _polyhedra(restriction: str, n_pre: int, n_post: int, m: float):
     raise ValueError("restriction must be 'RM' or 'SD'")
 
 
+def _arp_tests(b, S, n_pre, n_post, lv, restriction, m, n_sim, seed, post_moments_only):
+    """One ARP test per polyhedron of the restriction (seeds ``seed``, ``seed + 1``, ...)."""
+    tests = []
+    for i, (A, d) in enumerate(_polyhedra(restriction, n_pre, n_post, m)):
+        if post_moments_only and n_post > 1:
+            rows = np.abs(A[:, n_pre:]).sum(axis=1) > 0
+            A, d = A[rows], d[rows]
+        tests.append(_ARP(A, d, b, S, n_pre, lv, n_sim, seed + i))
+    return tests
+
+
+def _accepted_hull(accept_any, id_lo: float, id_hi: float, sd_theta: float, grid_points: int):
+    """Convex hull of the accepted theta values: a grid around the identified set, widened
+    while an end is accepted (up to 100 standard errors), then each edge bisected."""
+    pad = 8 * sd_theta
+    limit = 100 * sd_theta + (id_hi - id_lo)
+    while True:
+        grid = np.linspace(id_lo - pad, id_hi + pad, grid_points)
+        acc = accept_any(grid)
+        if not acc.any():
+            return math.nan, math.nan  # empty set: the data reject the restriction itself
+        if (acc[0] or acc[-1]) and pad < limit:
+            pad *= 2
+            continue
+        break
+    idx = np.flatnonzero(acc)
+    lo = -math.inf if acc[0] else _refine(accept_any, grid[idx[0] - 1], grid[idx[0]])
+    hi = math.inf if acc[-1] else _refine(accept_any, grid[idx[-1] + 1], grid[idx[-1]])
+    return lo, hi
+
+
 def robust_ci(
     betas,
     sigma,
@@ -362,12 +395,7 @@ def robust_ci(
     if len(b) != n_pre + n_post or S.shape != (len(b), len(b)):
         raise ValueError("betas / sigma do not match n_pre + n_post")
     lv = _l_vector(target, n_post)
-    tests = []
-    for i, (A, d) in enumerate(_polyhedra(restriction, n_pre, n_post, m)):
-        if post_moments_only and n_post > 1:
-            rows = np.abs(A[:, n_pre:]).sum(axis=1) > 0
-            A, d = A[rows], d[rows]
-        tests.append(_ARP(A, d, b, S, n_pre, lv, n_sim, seed + i))
+    tests = _arp_tests(b, S, n_pre, n_post, lv, restriction, m, n_sim, seed, post_moments_only)
 
     def accept_any(th: np.ndarray) -> np.ndarray:
         acc = np.zeros(len(np.atleast_1d(th)), dtype=bool)
@@ -381,21 +409,7 @@ def robust_ci(
     sd_theta = float(np.sqrt(lv @ S[n_pre:, n_pre:] @ lv))
     if math.isnan(id_lo):
         id_lo = id_hi = float(lv @ b[n_pre:])
-    pad = 8 * sd_theta
-    limit = 100 * sd_theta + (id_hi - id_lo)
-    while True:
-        grid = np.linspace(id_lo - pad, id_hi + pad, grid_points)
-        acc = accept_any(grid)
-        if not acc.any():
-            return math.nan, math.nan  # empty set: the data reject the restriction itself
-        if (acc[0] or acc[-1]) and pad < limit:
-            pad *= 2
-            continue
-        break
-    idx = np.flatnonzero(acc)
-    lo = -math.inf if acc[0] else _refine(accept_any, grid[idx[0] - 1], grid[idx[0]])
-    hi = math.inf if acc[-1] else _refine(accept_any, grid[idx[-1] + 1], grid[idx[-1]])
-    return lo, hi
+    return _accepted_hull(accept_any, id_lo, id_hi, sd_theta, grid_points)
 
 
 def _refine(accept_any, rejected: float, accepted: float, iters: int = 40) -> float:
@@ -408,56 +422,33 @@ def _refine(accept_any, rejected: float, accepted: float, iters: int = 40) -> fl
     return float(accepted)
 
 
-def original_ci(betas, sigma, *, n_pre: int, n_post: int, target="average", alpha=0.05):
-    """Conventional interval for ``theta`` assuming exact parallel trends (z critical value)."""
+def _target_estimate(betas, sigma, *, n_pre: int, n_post: int, target) -> tuple[float, float]:
+    """``theta_hat = l' beta_post`` and its standard error."""
     b = np.asarray(betas, dtype=float).ravel()
     lv = _l_vector(target, n_post)
     est = float(lv @ b[n_pre:])
     se = float(np.sqrt(lv @ np.asarray(sigma)[n_pre:, n_pre:] @ lv))
+    return est, se
+
+
+def original_ci(betas, sigma, *, n_pre: int, n_post: int, target="average", alpha=0.05):
+    """Conventional interval for ``theta`` assuming exact parallel trends (z critical value)."""
+    est, se = _target_estimate(betas, sigma, n_pre=n_pre, n_post=n_post, target=target)
     z = float(special.ndtri(1 - alpha / 2))
     return est - z * se, est + z * se
 
 
-def honest_did(
-    betas,
-    sigma,
-    *,
-    n_pre: int,
-    n_post: int,
-    target="average",
-    mbar=(0.0, 0.5, 1.0, 1.5, 2.0),
-    alpha: float = 0.05,
-    restriction: str = "RM",
-    method: str = "hybrid",
-    n_sim: int = 5000,
-    seed: int = 0,
-    breakdown: bool = True,
-    breakdown_max: float = 10.0,
-    post_moments_only: bool = True,
-) -> tuple[pd.DataFrame, float]:
-    """Sensitivity table over ``mbar`` (Mbar for RM, M for SD) and the breakdown value.
+_TEST_LABELS = {
+    "hybrid": "C-LF (ARP hybrid)",
+    "conditional": "C (ARP conditional)",
+    "LF": "LF (ARP least favourable)",
+}
 
-    Returns ``(table, breakdown)``.  ``table`` has one row per value: ``mbar``, ``lb``, ``ub``
-    (robust confidence interval), ``id_lb``, ``id_ub`` (identified set at the estimates),
-    ``method``, ``restriction``, plus a first row ``mbar = NaN, method = "original"`` with the
-    conventional interval.  ``breakdown`` is the smallest value at which the robust interval
-    contains 0 (bisection to 1e-3 between 0 and ``breakdown_max``; 0.0 if it already contains
-    0 at value 0; ``inf`` if it never does up to ``breakdown_max``).  The interval's width is
-    monotone in the restriction parameter only up to simulation noise in the critical values,
-    so the breakdown value is the first crossing found by bisection.
-    """
-    kw = dict(
-        n_pre=n_pre,
-        n_post=n_post,
-        target=target,
-        restriction=restriction,
-        alpha=alpha,
-        method=method,
-        n_sim=n_sim,
-        seed=seed,
-        post_moments_only=post_moments_only,
-    )
-    o_lo, o_hi = original_ci(betas, sigma, n_pre=n_pre, n_post=n_post, target=target, alpha=alpha)
+
+def _sensitivity_table(betas, sigma, mbar, o_lo: float, o_hi: float, kw: dict) -> pd.DataFrame:
+    """The conventional row, then one row of robust interval and identified set per value."""
+    n_pre, n_post, target = kw["n_pre"], kw["n_post"], kw["target"]
+    restriction = kw["restriction"]
     rows = [
         {
             "mbar": math.nan,
@@ -481,19 +472,99 @@ def honest_did(
                 "ub": hi,
                 "id_lb": ilo,
                 "id_ub": ihi,
-                "method": {
-                    "hybrid": "C-LF (ARP hybrid)",
-                    "conditional": "C (ARP conditional)",
-                    "LF": "LF (ARP least favourable)",
-                }[method],
+                "method": _TEST_LABELS[kw["method"]],
                 "restriction": f"Delta^{restriction}",
             }
         )
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def _honest_conventions(target, restriction: str, method: str, breakdown_max: float):
+    bound = (
+        "every post-period change in the trend difference is at most Mbar times the largest "
+        "pre-period change"
+        if restriction == "RM"
+        else "every second difference of the trend difference is at most M"
+    )
+    return {
+        "estimand": f"theta = l' tau_post (target {target!r}) from event-study coefficients "
+        "relative to the omitted reference period",
+        "interval": "conventional z interval assuming exact parallel trends; the robust "
+        "interval for each restriction value is in the sensitivity table",
+        "sensitivity": f"Delta^{restriction}: {bound}; {_TEST_LABELS[method]} test inverted",
+        "breakdown": "smallest restriction value whose robust interval contains 0 (bisection "
+        f"to 1e-3 up to {breakdown_max})",
+        "deviations": DEVIATIONS,
+    }
+
+
+def honest_did(
+    betas,
+    sigma,
+    *,
+    n_pre: int,
+    n_post: int,
+    target="average",
+    mbar=(0.0, 0.5, 1.0, 1.5, 2.0),
+    alpha: float = 0.05,
+    restriction: str = "RM",
+    method: str = "hybrid",
+    n_sim: int = 5000,
+    seed: int = 0,
+    breakdown: bool = True,
+    breakdown_max: float = 10.0,
+    post_moments_only: bool = True,
+) -> EstimationResult:
+    """Sensitivity table over ``mbar`` (Mbar for RM, M for SD) and the breakdown value.
+
+    Returns an :class:`EstimationResult` whose headline is the conventional analysis (``estimate``
+    = ``theta_hat``, ``se``, z interval and p-value, exact parallel trends assumed), with
+    ``res.table`` (``extra["table"]``) and ``res.breakdown`` (``diagnostics["breakdown"]``).
+    ``table`` has one row per value: ``mbar``, ``lb``, ``ub`` (robust confidence interval),
+    ``id_lb``, ``id_ub`` (identified set at the estimates), ``method``, ``restriction``, plus a
+    first row ``mbar = NaN, method = "original"`` with the conventional interval.  ``breakdown``
+    is the smallest value at which the robust interval contains 0 (bisection to 1e-3 between 0
+    and ``breakdown_max``; 0.0 if it already contains 0 at value 0; ``inf`` if it never does up
+    to ``breakdown_max``; NaN when ``breakdown=False``).  The interval's width is monotone in the
+    restriction parameter only up to simulation noise in the critical values, so the breakdown
+    value is the first crossing found by bisection.
+    """
+    kw = dict(
+        n_pre=n_pre,
+        n_post=n_post,
+        target=target,
+        restriction=restriction,
+        alpha=alpha,
+        method=method,
+        n_sim=n_sim,
+        seed=seed,
+        post_moments_only=post_moments_only,
+    )
+    o_lo, o_hi = original_ci(betas, sigma, n_pre=n_pre, n_post=n_post, target=target, alpha=alpha)
+    table = _sensitivity_table(betas, sigma, mbar, o_lo, o_hi, kw)
     bd = math.nan
     if breakdown:
         bd = breakdown_value(betas, sigma, upper=breakdown_max, **kw)
-    return table, bd
+    est, se = _target_estimate(betas, sigma, n_pre=n_pre, n_post=n_post, target=target)
+    return EstimationResult(
+        method="Rambachan-Roth sensitivity of an event-study target to pre-trends",
+        outcome="event-study target",
+        estimate=est,
+        ci_low=o_lo,
+        ci_high=o_hi,
+        p_value=float(2 * special.ndtr(-abs(est / se))) if se > 0 else math.nan,
+        inference=f"HonestDiD sensitivity ({_TEST_LABELS[method]}, Delta^{restriction})",
+        alpha=alpha,
+        n_treated=0,
+        n_comparison_units=0,
+        pre_periods=[],
+        post_periods=[],
+        conventions=_honest_conventions(target, restriction, method, breakdown_max),
+        se=se,
+        unit="units of the coefficients",
+        diagnostics={"breakdown": bd, "restriction": restriction, "n_pre": n_pre, "n_post": n_post},
+        extra={"table": table},
+    )
 
 
 def breakdown_value(betas, sigma, *, upper: float = 10.0, tol: float = 1e-3, **kw) -> float:

@@ -1,8 +1,16 @@
-"""One result type shared by every estimator, in the spirit of statsmodels/linearmodels results.
+"""One result type shared by every estimator and inference method, in the spirit of
+statsmodels/linearmodels results.
 
 The conventions used (small-sample corrections, critical values, weights, how partially treated
 periods were handled, why no standard error is given) travel with the numbers, so a table or a
 report can never show an estimate without them.
+
+A method's own numbers live in two mappings: ``diagnostics`` (JSON-ready scalars, part of
+``to_dict()``) and ``extra`` (arrays, frames and functions, never serialised).  Either can be
+read as an attribute when no field has that name: a wild bootstrap's ``res.se_cr1`` is
+``res.diagnostics["se_cr1"]`` and its ``res.t_draws`` is ``res.extra["t_draws"]``; a
+randomisation test's ``res.exact``, ``res.n_assignments``, ``res.statistic``; a sensitivity
+analysis's ``res.table`` and ``res.breakdown``.
 """
 
 from __future__ import annotations
@@ -25,12 +33,23 @@ def json_safe(x):
     return x
 
 
+def headline_from_term(row: pd.Series) -> dict[str, float]:
+    """``estimate``, ``ci_low``, ``ci_high``, ``p_value`` and ``se`` of one row of a term table,
+    as floats: the headline of a result that reports that term (``EstimationResult(...,
+    **headline_from_term(terms.loc[name]))``)."""
+    return {k: float(row[k]) for k in ("estimate", "ci_low", "ci_high", "p_value", "se")}
+
+
 @dataclass
 class EstimationResult:
     """An effect estimate with its inference and conventions.
 
     ``se`` is ``None`` when no valid standard error exists (e.g. one treated unit: a clustered
-    standard error would be invalid, so none is reported).
+    standard error would be invalid, so none is reported).  Entries of ``diagnostics`` and then
+    of ``extra`` can be read as attributes (``res.n_boot``); fields always take precedence.
+    When a result is computed from arrays rather than a panel, the labels it cannot know are
+    left empty (``n_treated = n_comparison_units = 0``, no periods) and a wrapper such as
+    :func:`evaluation.inference.wild.wild_result` fills them in.
     """
 
     method: str
@@ -53,9 +72,28 @@ class EstimationResult:
     terms: pd.DataFrame | None = field(default=None, repr=False)  # one row per reported term
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # e.g. counterfactual frame
 
+    def __getattr__(self, name: str) -> Any:
+        """A method-specific number by name: ``diagnostics[name]``, else ``extra[name]``.
+
+        Only called when ordinary lookup fails, so fields and methods always win; private and
+        special names are never looked up (copy and pickle probe those before ``__dict__``
+        exists)."""
+        if not name.startswith("_"):
+            for store in ("diagnostics", "extra"):
+                mapping = self.__dict__.get(store)
+                if mapping is not None and name in mapping:
+                    return mapping[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def ci_is_finite(self) -> bool:
         return math.isfinite(self.ci_low) and math.isfinite(self.ci_high)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The estimate followed by the diagnostics, one flat dict (not JSON-cleaned): for a wild
+        bootstrap, its summary as :func:`evaluation.inference.wild.with_wild_bootstrap` stores
+        it under ``diagnostics["wild_bootstrap"]``.  ``to_dict()`` is the full JSON record."""
+        return {"estimate": self.estimate, **self.diagnostics}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (no DataFrames)."""

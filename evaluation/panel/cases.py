@@ -38,9 +38,7 @@ happened), so a return that starts late shows zeros, not gaps, for its earlier p
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -594,71 +592,3 @@ def cases_to_panel(
     info.open_over_20_weeks_at_cutoff = facts["open_over_20_weeks_at_cutoff"]
     info.records_counted = facts["records_counted"]
     return to_ees(counts, freq, geo), info
-
-
-# ---- command line ------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m evaluation cases",
-        description="Validate case-level records and derive the area x period panel (EES layout).",
-    )
-    p.add_argument("files", nargs="+", help="case-level CSV/XLSX/ODS files")
-    p.add_argument("--freq", default="month", choices=FREQS)
-    p.add_argument("--out", required=True, help="panel CSV to write")
-    p.add_argument("--cutoff", help="data cut-off YYYY-MM-DD (default: end of the latest month)")
-    p.add_argument("--start", help="first period to report, e.g. 2021-01 (default: earliest)")
-    p.add_argument(
-        "--quarantine-dir",
-        default="reports/validation/quarantine",
-        help="where quarantined rows are written with their reasons",
-    )
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m evaluation cases``.  Exit 0: panel written, no errors; 1: panel written but
-    some rows were quarantined or other errors found (see stderr and the quarantine files);
-    2: bad usage or a file that cannot be read."""
-    from evaluation.io.readers import ReadError
-
-    args = build_parser().parse_args(argv)
-    try:
-        cutoff = dt.date.fromisoformat(args.cutoff) if args.cutoff else None
-        start = (
-            pd.Timestamp(args.start + ("-01" if len(args.start) == 7 else ""))
-            if args.start
-            else None
-        )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        panel, info = cases_to_panel(args.files, args.freq, cutoff, start=start)
-    except ReadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for result in info.results:
-        print(result.summary(), file=sys.stderr)
-        written = result.write_quarantine(args.quarantine_dir)
-        if written:
-            print(f"  quarantined rows with their reasons: {written}", file=sys.stderr)
-    for f in info.findings:
-        print(f"  {f}", file=sys.stderr)
-    if panel.empty:
-        print("error: no record was accepted, so no panel was written", file=sys.stderr)
-        return 1
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    panel.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(out)
-    print(info.summary(), file=sys.stderr)
-    print(f"Panel ({len(panel)} rows): {out}")
-    return 1 if info.n_errors else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

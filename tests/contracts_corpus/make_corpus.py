@@ -147,6 +147,18 @@ def build() -> None:
     base = pilot_rows()
     write("clean_pilot_return.csv", P, base)
     write("clean_cases.csv", C, case_rows())
+    pilot_value_files(base)
+    pilot_time_and_place_files(base)
+    pilot_format_files(base)
+    cases = case_rows()
+    case_rule_files(cases)
+    case_personal_data_files(cases)
+    unreadable_files()
+    write_manifest()
+
+
+def pilot_value_files(base: list[list[str]]) -> None:
+    """p01-p09: missing column, counts, ratios, percentages, duplicate keys."""
     pilot(
         "p01_missing_required_column.csv",
         [r[:5] + r[6:] for r in base],
@@ -202,6 +214,10 @@ def build() -> None:
     rows = [list(r) for r in base]
     rows.insert(3, list(rows[2]))
     pilot("p09_duplicate_submission.csv", rows, "duplicate_submission", 5, "time_period")
+
+
+def pilot_time_and_place_files(base: list[list[str]]) -> None:
+    """p10-p19: time periods and identifiers, LA names and codes, period gaps."""
     pilot(
         "p10_period_width.csv",
         edit(base, 10, "time_period", "202401", P),
@@ -262,6 +278,10 @@ def build() -> None:
     )
     rows = [r for i, r in enumerate(base) if i != 2]
     pilot("p19_period_gap_warning.csv", rows, "period_gap", None, "time_period", code=0)
+
+
+def pilot_format_files(base: list[list[str]]) -> None:
+    """p20-p24: foreign symbols, trailing notes, row width, allowed and required values."""
     pilot(
         "p20_foreign_symbol.csv",
         edit(base, 20, "plans_issued_den", "..", P),
@@ -295,7 +315,10 @@ def build() -> None:
         24,
         "la_name",
     )
-    cases = case_rows()
+
+
+def case_rule_files(cases: list[list[str]]) -> None:
+    """c01-c08: the case rules (chronology, outcomes and dates, keys, LA codes)."""
     case(
         "c01_chronology.csv",
         edit(cases, 2, "plan_issue_date", "2024-01-02", C),
@@ -348,6 +371,10 @@ def build() -> None:
         9,
         "la_code",
     )
+
+
+def case_personal_data_files(cases: list[list[str]]) -> None:
+    """c09-c14: files that look as if they carry personal data (refused whole)."""
     rows = [r + ["2012-03-04"] for r in cases]
     case(
         "c09_date_of_birth_column.csv",
@@ -417,13 +444,19 @@ def build() -> None:
         "learner_ref",
         header=C + ["learner_ref"],
     )
-    # unreadable files: exit code 2, no findings
+
+
+def unreadable_files() -> None:
+    """u01-u03: unreadable files, exit code 2, no findings."""
     (HERE / "u01_binary.csv").write_bytes(b"\x00\x01\x02PK\x03\x04" * 50)
     MANIFEST["u01_binary.csv"] = (None, None, None, None, 2)
     (HERE / "u02_empty.csv").write_text("", encoding="utf-8")
     MANIFEST["u02_empty.csv"] = (None, None, None, None, 2)
     write("u03_no_contract_fits.csv", ["colour", "size"], [["red", "3"]])
     MANIFEST["u03_no_contract_fits.csv"] = (None, None, None, None, 2)
+
+
+def write_manifest() -> None:
     lines = ["| file | contract | rule | line | column | exit |", "|---|---|---|---|---|---|"]
     for name, (contract, rule, line, column, code) in MANIFEST.items():
         lines.append(f"| {name} | {contract} | {rule} | {line} | {column} | {code} |")

@@ -1,0 +1,51 @@
+"""``python -m evaluation report`` (one pilot area) and ``reports`` (every pilot area, the
+programme overview and the index)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from evaluation.cli.common import EXIT_RENDER, add_plan_option, add_plan_seed_option
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("report", help="render the evidence report for one pilot area")
+    p.add_argument("--area", required=True, help="slug (hartlepool), 3-digit code or GSS code")
+    add_plan_option(p)
+    add_plan_seed_option(p)
+    p.set_defaults(run=run_report)
+    p = subparsers.add_parser("reports", help="render every pilot area, the overview and the index")
+    add_plan_option(p)
+    add_plan_seed_option(p, help_text=None)
+    p.add_argument("--jobs", type=int, default=None, help="parallel renders (default: cores)")
+    p.set_defaults(run=run_reports)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from evaluation.report.render import ReportError, render_area
+
+    try:
+        rendered = render_area(args.area, args.plan, seed=args.seed)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RENDER
+    print(f"Report for {rendered.area}: {rendered.html}")
+    print(f"Results: {rendered.results}")
+    return 0
+
+
+def run_reports(args: argparse.Namespace) -> int:
+    from evaluation.report.render import render_all
+
+    result = render_all(args.plan, seed=args.seed, jobs=args.jobs)
+    print(f"{len(result.reports)} area report(s) written; index: {result.index}")
+    if result.overview:
+        print(f"Programme overview: {result.overview}")
+    if result.failures:
+        print(
+            f"error: {len(result.failures)} report(s) failed: {', '.join(result.failures)}",
+            file=sys.stderr,
+        )
+        return EXIT_RENDER
+    return 0
