@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import evaluation  # noqa: F401  (sets single-threaded BLAS before numpy loads)
-from evaluation.designs.area import comparison_pool
+from evaluation.designs.area_sample import comparison_pool
 from evaluation.designs.programme import _did_combined, programme_did, programme_panel
 from evaluation.inference.wild import bootstrap_weights, wild_cluster_bootstrap
 from evaluation.models.did_one_treated import did_one_treated

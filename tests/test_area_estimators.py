@@ -77,10 +77,10 @@ def test_disclosure_control_withholds_small_numbers_everywhere(panel):
 
 
 def test_sdid_placebo_cache_survives_the_process(tmp_path, monkeypatch):
-    import evaluation.panel.build as panel_module
-    from evaluation.designs.area import _DiskCache
+    import evaluation.panel.cache as cache_module
+    from evaluation.panel.cache import DiskCache as _DiskCache
 
-    monkeypatch.setattr(panel_module, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(cache_module, "CACHE_DIR", tmp_path)
     key = ("sdid", ("a", "b"), (1, 2), (3,), 10_000, "digest")
     first = _DiskCache()
     assert key not in first

@@ -269,7 +269,7 @@ def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan)
     assert detail["per_area"]["pilots"]["summary"]["n"] == 32
     assert detail["minimum_important_difference"] == 5.0
     # the placebo programmes are programme_did's own (same seed, same draws)
-    from evaluation.designs.area import comparison_pool
+    from evaluation.designs.area_sample import comparison_pool
 
     treated = {}
     for p in plan.pilots:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from evaluation.designs.area import comparison_pool
+from evaluation.designs.area_sample import comparison_pool
 from evaluation.designs.programme import programme_panel, programme_robustness
 from evaluation.panel.outcomes import CATALOGUE
 

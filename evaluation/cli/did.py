@@ -14,6 +14,7 @@ from evaluation.cli.common import (
     print_json,
     read_data_csv,
 )
+from evaluation.designs.registry import COMMANDS
 
 
 def register(subparsers) -> None:
@@ -27,9 +28,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--weights", help="weights column (e.g. the rate's denominator)")
     p.add_argument("--cluster", help="cluster column (default: the unit)")
-    p.add_argument(
-        "--method", default="twfe", choices=["twfe", "event", "cs", "imputation", "sc", "sdid"]
-    )
+    p.add_argument("--method", default="twfe", choices=list(COMMANDS))
     p.add_argument("--control", default="never", choices=["never", "notyet"], help="cs only")
     p.add_argument(
         "--inference",

@@ -15,17 +15,41 @@ unit), ``ri`` (randomisation inference permuting ``first_treated`` across units,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from evaluation.designs.registry import COMMANDS, by_command
 from evaluation.models.results import EstimationResult, json_safe
 
-METHODS = ("twfe", "event", "cs", "imputation", "sc", "sdid")
+METHODS = COMMANDS
 INFERENCE = ("cluster", "wild", "placebo", "ri")
 
 
 class DidUsageError(ValueError):
     """A combination of options that cannot give valid inference (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class DidSpec:
+    """The checked options of one `did` fit, as every runner receives them."""
+
+    unit: str
+    time: str
+    outcome: str
+    first_treated: str
+    method: str
+    inference: str
+    weights: str | None
+    cluster: str | None
+    cluster_col: str  # --cluster, or the unit
+    control: str
+    seed: int
+    alpha: float
+    n_boot: int
+    n_perm: int
+    n_treated: int
 
 
 def _first_treated(data: pd.DataFrame, col: str) -> pd.Series:
@@ -35,8 +59,9 @@ def _first_treated(data: pd.DataFrame, col: str) -> pd.Series:
     return ft
 
 
-def _single_cohort(data, unit, time, ft):
+def _single_cohort(data, spec: DidSpec):
     """Treated units, pre and post periods when every treated unit starts together."""
+    ft = data[spec.first_treated]
     starts = sorted(ft[ft > 0].unique())
     if len(starts) != 1:
         raise DidUsageError(
@@ -44,22 +69,23 @@ def _single_cohort(data, unit, time, ft):
             "(use --method cs or imputation for staggered adoption)"
         )
     g = starts[0]
-    times = sorted(pd.to_numeric(data[time]).unique())
-    treated = sorted(data.loc[ft > 0, unit].unique().tolist())
+    times = sorted(pd.to_numeric(data[spec.time]).unique())
+    treated = sorted(data.loc[ft > 0, spec.unit].unique().tolist())
     return treated, [t for t in times if t < g], [t for t in times if t >= g], g
 
 
 def estimate(data: pd.DataFrame, **kwargs) -> EstimationResult:
-    """Fit ``method`` with ``inference`` on a tidy panel (see :func:`_estimate` for the
+    """Fit ``method`` with ``inference`` on a tidy panel (see :func:`_checked` for the
     arguments).  Defaults: placebo inference for one treated unit or for sc/sdid, clustered
     otherwise.  Raises :class:`DidUsageError` for invalid combinations, e.g. a clustered
     standard error with a single treated unit."""
-    res = _estimate(data, **kwargs)
+    data, spec = _checked(data, **kwargs)
+    res = by_command(spec.method).runner("did")(data, spec)
     res.diagnostics.setdefault("n_obs", int(len(data)))
     return res
 
 
-def _estimate(
+def _checked(
     data: pd.DataFrame,
     *,
     unit: str,
@@ -75,7 +101,8 @@ def _estimate(
     alpha: float = 0.05,
     n_boot: int = 9999,
     n_perm: int = 9999,
-) -> EstimationResult:
+) -> tuple[pd.DataFrame, DidSpec]:
+    """The data (time numeric, ``first_treated`` 0 for never treated) and the checked options."""
     if method not in METHODS:
         raise DidUsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     missing = [c for c in [unit, time, outcome, first_treated, weights, cluster] if c]
@@ -100,122 +127,147 @@ def _estimate(
             "one treated unit: a clustered standard error (or a cluster bootstrap) is not "
             "valid; use --inference placebo (or ri)"
         )
-    cluster_col = cluster or unit
+    if inference not in by_command(method).inference:
+        raise DidUsageError(by_command(method).inference_error)
+    spec = DidSpec(
+        unit, time, outcome, first_treated, method, inference, weights, cluster,
+        cluster or unit, control, seed, alpha, n_boot, n_perm, int(n_treated),
+    )  # fmt: skip
+    return data, spec
 
-    if method in {"sc", "sdid"}:
-        from evaluation.models.synthetic_control import synthetic_control
-        from evaluation.models.synthetic_did import synthetic_did
 
-        if inference != "placebo":
-            raise DidUsageError(f"--method {method} supports --inference placebo only")
-        treated, pre, post, _ = _single_cohort(data, unit, time, ft)
-        tr = treated[0] if len(treated) == 1 else treated
-        kw = dict(
-            unit=unit, time=time, outcome=outcome, treated=tr, pre=pre, post=post, alpha=alpha
-        )
-        if method == "sc":
-            return synthetic_control(data, seed=seed, **kw)
-        return synthetic_did(data, seed=seed, **kw)
+def _synthetic_kw(data, spec: DidSpec) -> dict:
+    treated, pre, post, _ = _single_cohort(data, spec)
+    tr = treated[0] if len(treated) == 1 else treated
+    return dict(
+        unit=spec.unit,
+        time=spec.time,
+        outcome=spec.outcome,
+        treated=tr,
+        pre=pre,
+        post=post,
+        alpha=spec.alpha,
+        seed=spec.seed,
+    )
 
-    if method == "cs":
-        from evaluation.models.callaway_santanna import callaway_santanna
 
-        if inference not in {"cluster", "wild"}:
-            raise DidUsageError("--method cs uses influence-function or bootstrap inference")
-        return callaway_santanna(
-            data,
-            unit=unit,
-            time=time,
-            outcome=outcome,
-            first_treated=first_treated,
-            control=control,
-            alpha=alpha,
-            seed=seed,
-            cluster=cluster,
-            weights=weights,
-        )
-    if method == "imputation":
-        from evaluation.models.imputation_did import imputation_did
+def fit_synthetic_control(data, spec: DidSpec) -> EstimationResult:
+    from evaluation.models.synthetic_control import synthetic_control
 
-        if inference != "cluster":
-            raise DidUsageError("--method imputation supports --inference cluster only")
-        return imputation_did(
-            data,
-            unit=unit,
-            time=time,
-            outcome=outcome,
-            first_treated=first_treated,
-            cluster=cluster_col,
-            weights=weights,
-            alpha=alpha,
-        )
+    return synthetic_control(data, **_synthetic_kw(data, spec))
 
-    if inference == "placebo":
-        if n_treated != 1:
-            raise DidUsageError(
-                "--inference placebo is for one treated unit; use ri or wild for several"
-            )
-        treated, pre, post, g = _single_cohort(data, unit, time, ft)
-        if method == "event":
-            from evaluation.models.event_study import event_study_one_treated
 
-            return event_study_one_treated(
-                data,
-                unit=unit,
-                time=time,
-                outcome=outcome,
-                treated=treated[0],
-                start=g,
-                weighting="unweighted",
-                alpha=alpha,
-            )
-        from evaluation.models.did_one_treated import did_one_treated
+def fit_synthetic_did(data, spec: DidSpec) -> EstimationResult:
+    from evaluation.models.synthetic_did import synthetic_did
 
-        return did_one_treated(
-            data,
-            unit=unit,
-            time=time,
-            outcome=outcome,
-            treated=treated[0],
-            pre=pre,
-            post=post,
-            weighting="unweighted",
-            alpha=alpha,
-        )
+    return synthetic_did(data, **_synthetic_kw(data, spec))
 
-    from evaluation.models.event_study import event_study
+
+def fit_callaway_santanna(data, spec: DidSpec) -> EstimationResult:
+    from evaluation.models.callaway_santanna import callaway_santanna
+
+    return callaway_santanna(
+        data,
+        unit=spec.unit,
+        time=spec.time,
+        outcome=spec.outcome,
+        first_treated=spec.first_treated,
+        control=spec.control,
+        alpha=spec.alpha,
+        seed=spec.seed,
+        cluster=spec.cluster,
+        weights=spec.weights,
+    )
+
+
+def fit_imputation(data, spec: DidSpec) -> EstimationResult:
+    from evaluation.models.imputation_did import imputation_did
+
+    return imputation_did(
+        data,
+        unit=spec.unit,
+        time=spec.time,
+        outcome=spec.outcome,
+        first_treated=spec.first_treated,
+        cluster=spec.cluster_col,
+        weights=spec.weights,
+        alpha=spec.alpha,
+    )
+
+
+def fit_twfe(data, spec: DidSpec) -> EstimationResult:
+    """Two-way fixed effects: placebo (one treated unit), clustered, wild bootstrap or RI."""
+    if spec.inference == "placebo":
+        return _one_treated(data, spec, event=False)
     from evaluation.models.twfe import twfe
 
-    fit_fn = event_study if method == "event" else twfe
-    res = fit_fn(
-        data,
-        unit=unit,
-        time=time,
-        outcome=outcome,
-        first_treated=first_treated,
-        weights=weights,
-        cluster=cluster_col,
-        alpha=alpha,
-    )
-    if method == "event" and inference == "cluster":
-        add_honest_did(res, seed=seed)
-    if inference == "cluster":
+    res = twfe(data, **_fe_kw(spec))
+    if spec.inference == "cluster":
         return res
-    if method == "event":
-        raise DidUsageError("--method event supports --inference cluster or placebo")
-    fit = res.extra["fit"]
-    if inference == "wild":
+    if spec.inference == "wild":
         from evaluation.inference.wild import with_wild_bootstrap
 
         return with_wild_bootstrap(
-            res, cluster_col, n_boot=n_boot, seed=seed, weighted=weights is not None
+            res,
+            spec.cluster_col,
+            n_boot=spec.n_boot,
+            seed=spec.seed,
+            weighted=spec.weights is not None,
         )
-    # randomisation inference: permute first_treated across assignment units
-    from evaluation.inference.randomisation import randomisation_inference
+    return _with_randomisation_inference(res, spec)
 
+
+def fit_event_study(data, spec: DidSpec) -> EstimationResult:
+    """Event study: placebo (one treated unit) or clustered, with HonestDiD sensitivity."""
+    if spec.inference == "placebo":
+        return _one_treated(data, spec, event=True)
+    from evaluation.models.event_study import event_study
+
+    res = event_study(data, **_fe_kw(spec))
+    add_honest_did(res, seed=spec.seed)
+    return res
+
+
+def _fe_kw(spec: DidSpec) -> dict:
+    return dict(
+        unit=spec.unit,
+        time=spec.time,
+        outcome=spec.outcome,
+        first_treated=spec.first_treated,
+        weights=spec.weights,
+        cluster=spec.cluster_col,
+        alpha=spec.alpha,
+    )
+
+
+def _one_treated(data, spec: DidSpec, event: bool) -> EstimationResult:
+    """One treated unit: the estimator with placebo-in-space inference."""
+    if spec.n_treated != 1:
+        raise DidUsageError(
+            "--inference placebo is for one treated unit; use ri or wild for several"
+        )
+    treated, pre, post, g = _single_cohort(data, spec)
+    kw = dict(unit=spec.unit, time=spec.time, outcome=spec.outcome, treated=treated[0])
+    if event:
+        from evaluation.models.event_study import event_study_one_treated
+
+        return event_study_one_treated(
+            data, **kw, start=g, weighting="unweighted", alpha=spec.alpha
+        )
+    from evaluation.models.did_one_treated import did_one_treated
+
+    return did_one_treated(data, **kw, pre=pre, post=post, weighting="unweighted", alpha=spec.alpha)
+
+
+def _with_randomisation_inference(res: EstimationResult, spec: DidSpec) -> EstimationResult:
+    """Randomisation inference: permute first_treated across assignment units."""
+    from evaluation.inference.randomisation import randomisation_inference
+    from evaluation.models.fe import demean
+
+    fit = res.extra["fit"]
     d = res.extra["data"]
-    assign_unit = cluster_col
-    units_ft = d.groupby(assign_unit)[first_treated].agg(["min", "max"])
+    assign_unit = spec.cluster_col
+    units_ft = d.groupby(assign_unit)[spec.first_treated].agg(["min", "max"])
     if (units_ft["min"] != units_ft["max"]).any():
         raise DidUsageError(
             f"--inference ri: units in the same {assign_unit} start at different times"
@@ -226,12 +278,9 @@ def _estimate(
     g = float(starts[starts > 0].iloc[0])
     assignment = (starts > 0).astype(int)
     codes = pd.Categorical(d[assign_unit], categories=assignment.index).codes
-    post = (d[time].to_numpy(float) >= g).astype(float)
+    post = (d[spec.time].to_numpy(float) >= g).astype(float)
     y_fit, w = fit.y, fit.weights
-    from evaluation.models.fe import demean
-
-    fe = [pd.factorize(d[unit])[0], pd.factorize(d[time])[0]]
-
+    fe = [pd.factorize(d[spec.unit])[0], pd.factorize(d[spec.time])[0]]
     exposure = assignment.to_numpy()[codes] * post  # observed treated cells
 
     def _coef(D: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -244,12 +293,17 @@ def _estimate(
     ri = randomisation_inference(
         None,
         assignment,
-        n_perm=n_perm,
-        seed=seed,
+        n_perm=spec.n_perm,
+        seed=spec.seed,
         stat_fn_many=lambda D: _coef(D, y_fit),
         effect_fn_many=lambda D: _coef(D, exposure),
-        alpha=alpha,
+        alpha=spec.alpha,
     )
+    _apply_randomisation(res, ri, assign_unit, spec.seed)
+    return res
+
+
+def _apply_randomisation(res: EstimationResult, ri, assign_unit: str, seed: int) -> None:
     res.p_value = ri.p_value
     res.ci_low, res.ci_high = ri.ci_low, ri.ci_high
     res.se = None
@@ -265,7 +319,6 @@ def _estimate(
     res.conventions["standard_error"] = "not reported (randomisation inference)"
     res.conventions["critical_value"] = "permutation distribution (no t or normal approximation)"
     res.distribution = ri.distribution
-    return res
 
 
 def add_honest_did(res: EstimationResult, seed: int = 0) -> None:

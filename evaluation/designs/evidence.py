@@ -14,7 +14,7 @@ Checks for one outcome of one area:
 5. **Pre-trend test**: does the event study's joint test of the pre-period coefficients (placebo
    rank of their root mean square) reject at the plan's alpha?
 6. **Synthetic control pre-fit**: could a synthetic control reproduce the area's pre-period path
-   (the rule is in ``evaluation/models/synth.py`` and METHODOLOGY.md)?
+   (the rule is in ``evaluation/designs/area_alternatives.py`` (``pre_fit_check``) and METHODOLOGY.md)?
 7. **Synthetic estimators agree**: do synthetic control and synthetic DiD give the same sign?
 
 Label: interval includes zero -> "No clear evidence"; otherwise "Strong" (no concern),

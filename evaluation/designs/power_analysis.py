@@ -250,7 +250,7 @@ def _outcome_power(panel, plan, o, mid, settings, layout, streams, monthly_data)
 
 def _plan_layout(panel, plan) -> PlanLayout:
     """The plan's periods, comparison pool, regions and treated partnerships in ``panel``."""
-    from evaluation.designs.area import comparison_pool
+    from evaluation.designs.area_sample import comparison_pool
 
     pilots = [p for p in plan.pilots if p.la_code in set(panel.units["unit_id"])]
     treated: dict[str, list[str]] = {}

@@ -12,10 +12,12 @@ additive effect (pilots never enter a placebo draw, so only the observed statist
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from evaluation.designs.registry import estimators
 from evaluation.models.did_one_treated import did_one_treated
 from evaluation.models.results import EstimationResult
 
@@ -314,14 +316,29 @@ def programme_robustness(
         f"only {len(treated)} treated clusters: cluster-robust and wild-bootstrap inference "
         "can be unreliable with so few treated clusters (MacKinnon and Webb 2017)"
     )
-    out: dict[str, EstimationResult] = {}
-    out["twfe_wild"] = _twfe_wild(d, outcome, denominator, pre, post, seed, n_boot, few)
-    out["conley_taber"] = _conley_taber(d, outcome, denominator, pre, post, seed, alpha)
-    out["binomial_fe"] = _binomial_fe(d, outcome, numerator, denominator, alpha, few)
-    return out
+    spec = ProgrammeSpec(
+        outcome, numerator, denominator, pre, post, seed, alpha, n_boot, few_clusters=few
+    )
+    return {e.key: e.runner("programme")(d, spec) for e in estimators("programme")}
 
 
-def _twfe_wild(d, outcome, denominator, pre, post, seed, n_boot, few) -> EstimationResult:
+@dataclass(frozen=True)
+class ProgrammeSpec:
+    """What every programme robustness runner receives (``d`` is :func:`programme_panel`'s
+    LA-level frame with ``first_treated``)."""
+
+    outcome: str
+    numerator: str
+    denominator: str
+    pre: list
+    post: list
+    seed: int = 0
+    alpha: float = 0.05
+    n_boot: int = 9999
+    few_clusters: str = ""  # the caveat when there are few treated clusters
+
+
+def programme_twfe_wild(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationResult:
     """LA-level TWFE weighted by the denominator, wild cluster bootstrap by partnership."""
     from evaluation.inference.wild import with_wild_bootstrap
     from evaluation.models.twfe import twfe
@@ -330,26 +347,26 @@ def _twfe_wild(d, outcome, denominator, pre, post, seed, n_boot, few) -> Estimat
         d,
         unit="unit_id",
         time="year",
-        outcome=outcome,
+        outcome=spec.outcome,
         first_treated="first_treated",
-        weights=denominator,
+        weights=spec.denominator,
         cluster="cluster",
     )
-    with_wild_bootstrap(res, "cluster", n_boot=n_boot, seed=seed, label="partnership")
+    with_wild_bootstrap(res, "cluster", n_boot=spec.n_boot, seed=spec.seed, label="partnership")
     res.method = "Two-way fixed-effects DiD (LA level, weighted by denominators)"
     res.unit = "percentage points"
     res.conventions.update(
         {
             "clusters": "partnerships (pilots) and single LAs (comparison)",
-            "caveat": few,
-            "periods": f"pre {pre}, post {post}; other years left out",
+            "caveat": spec.few_clusters,
+            "periods": f"pre {spec.pre}, post {spec.post}; other years left out",
         }
     )
     res.extra.pop("data", None)
     return res
 
 
-def _conley_taber(d, outcome, denominator, pre, post, seed, alpha) -> EstimationResult:
+def programme_conley_taber(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationResult:
     """Pilots' changes against the comparison LAs', Conley-Taber (Ferman-Pinto) inference."""
     from evaluation.inference.conley_taber import conley_taber
 
@@ -357,20 +374,20 @@ def _conley_taber(d, outcome, denominator, pre, post, seed, alpha) -> Estimation
         d,
         unit="unit_id",
         time="year",
-        outcome=outcome,
+        outcome=spec.outcome,
         treated_units=sorted(d.loc[d["pilot"] == 1, "unit_id"].unique()),
-        pre=pre,
-        post=post,
-        alpha=alpha,
-        seed=seed,
-        weights=denominator,
-        group_size=denominator,
+        pre=spec.pre,
+        post=spec.post,
+        alpha=spec.alpha,
+        seed=spec.seed,
+        weights=spec.denominator,
+        group_size=spec.denominator,
     )
     ct.method = "DiD, pilots vs comparison LAs, Conley-Taber inference (Ferman-Pinto adjusted)"
     return ct
 
 
-def _binomial_fe(d, outcome, numerator, denominator, alpha, few) -> EstimationResult:
+def programme_binomial_fe(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationResult:
     """Grouped-binomial logit with LA and year effects, cluster-robust by partnership."""
     from evaluation.models.glm import binomial_fe
 
@@ -378,12 +395,12 @@ def _binomial_fe(d, outcome, numerator, denominator, alpha, few) -> EstimationRe
         d,
         unit="unit_id",
         time="year",
-        successes=numerator,
-        trials=denominator,
+        successes=spec.numerator,
+        trials=spec.denominator,
         first_treated="first_treated",
         cluster="cluster",
-        alpha=alpha,
-        outcome_label=outcome,
+        alpha=spec.alpha,
+        outcome_label=spec.outcome,
     )
-    glm.conventions["caveat"] = few
+    glm.conventions["caveat"] = spec.few_clusters
     return glm

@@ -9,16 +9,16 @@ validation are quarantined and listed in ``Panel.findings``.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import CACHE_DIR, DEFAULT_DATA_DIR, PROJECT_ROOT
+from evaluation.config import DEFAULT_DATA_DIR, PROJECT_ROOT
 from evaluation.findings import Finding, findings_frame
 from evaluation.io.geography import Geography, load_geography
+from evaluation.panel.cache import cached
 from evaluation.panel.outcomes import CATALOGUE
 from evaluation.panel.sources import SOURCES, read_sources
 
@@ -296,40 +296,7 @@ def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
     a later report with the same data, contracts and code loads it instead of rebuilding."""
 
     key = panel_cache_key(data_dir, boundary_policy)
-    path = CACHE_DIR / f"panel-{key}.pkl"
-    panel = _read_cache(path)
-    if panel is not None:
-        return panel
-    panel = build_panel(Path(data_dir), boundary_policy)
-    _write_cache(panel, path)
-    return panel
-
-
-def _read_cache(path: Path) -> Panel | None:
-    """The cached panel at ``path``, or None if it is missing or damaged (then rebuilt)."""
-    import pickle
-
-    if not path.exists():
-        return None
-    try:
-        with open(path, "rb") as fh:
-            panel = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
-    except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
-        return None
-    return panel if isinstance(panel, Panel) else None
-
-
-def _write_cache(panel: Panel, path: Path) -> None:
-    import pickle
-
-    try:
-        CACHE_DIR.mkdir(exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            pickle.dump(panel, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only checkout still works, just without the cache
+    return cached("panel", key, lambda: build_panel(Path(data_dir), boundary_policy), Panel)
 
 
 # ---- monthly returns ---------------------------------------------------------------------------
@@ -425,15 +392,14 @@ def cached_returns_panel(
     key = panel_cache_key(
         data_dir, f"{boundary_policy}|{contract}|{synthetic}", extra=[Path(f) for f in files]
     )
-    path = CACHE_DIR / f"returns-panel-{key}.pkl"
-    panel = _read_cache(path)
-    if panel is not None:
-        return panel
-    panel = build_returns_panel(
-        list(files), boundary_policy, contract=contract, data_dir=data_dir, synthetic=synthetic
+    return cached(
+        "returns-panel",
+        key,
+        lambda: build_returns_panel(
+            list(files), boundary_policy, contract=contract, data_dir=data_dir, synthetic=synthetic
+        ),
+        Panel,
     )
-    _write_cache(panel, path)
-    return panel
 
 
 def panel_for_plan(plan) -> Panel:

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from evaluation.designs.area import AreaEvaluation, OutcomeResult  # noqa: E402
+from evaluation.designs.area_result import AreaEvaluation, OutcomeResult  # noqa: E402
 from evaluation.panel.outcomes import CATALOGUE  # noqa: E402
 from evaluation.report.text import escape, fmt, span  # noqa: E402
 

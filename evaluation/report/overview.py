@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from evaluation.designs.area import comparison_pool
+from evaluation.designs.area_sample import comparison_pool
 from evaluation.designs.power_analysis import PowerAnalysis, power_analysis
 from evaluation.designs.programme import partnership_did, programme_did, programme_robustness
 from evaluation.models.results import json_safe

@@ -273,7 +273,7 @@ def render_all(
         # single report: a second `make reports` on the same data loads it
         panel = panel_for_plan(plan_obj)
         cache = save_panel(panel, Path(tmp) / "panel.pkl")
-        from evaluation.designs.area import prefit_shared_work
+        from evaluation.designs.area_alternatives import prefit_shared_work
 
         prefit_shared_work(panel, plan_obj)  # pilots' SDID fits in one batch, placebo fits once
         chunks = [codes[i::jobs] for i in range(jobs) if codes[i::jobs]]

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pandas as pd
 
-from evaluation.designs.area import AreaEvaluation
+from evaluation.designs.area_result import AreaEvaluation
 from evaluation.report.charts import (
     comparison_chart,
     event_study_chart,
@@ -581,12 +581,12 @@ def robustness(ev: AreaEvaluation) -> str:
                 r.p_value,
             )
         ]
-        from evaluation.designs.area import ALTERNATIVE_LABELS
+        from evaluation.designs.registry import labels as estimator_labels
 
         for key, alt in o.alternatives.items():
             lines.append(
                 (
-                    ALTERNATIVE_LABELS.get(key, alt.method),
+                    estimator_labels("area").get(key, alt.method),
                     alt.estimate,
                     alt.ci_low,
                     alt.ci_high,
@@ -612,7 +612,7 @@ def robustness(ev: AreaEvaluation) -> str:
                 )
             )
         names = {
-            **ALTERNATIVE_LABELS,
+            **estimator_labels("area"),
             "its_single": "Interrupted time series, area alone (level change)",
         }
         for key in o.withheld:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 
-from evaluation.designs.area import AreaEvaluation, OutcomeResult
+from evaluation.designs.area_result import AreaEvaluation, OutcomeResult
 
 
 def fmt(x: float, dp: int = 1) -> str:

@@ -1,0 +1,87 @@
+"""Statistical disclosure control applied to one area's results (the rule itself is in
+:mod:`evaluation.panel.disclosure`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evaluation.designs.area_result import OutcomeResult
+from evaluation.panel.build import Panel
+
+
+def apply_disclosure(
+    o: OutcomeResult, its_items: list[dict], panel: Panel, code: str, threshold: int
+) -> None:
+    """Disclosure control for one outcome of one area (:mod:`evaluation.panel.disclosure`): periods
+    whose rate would reveal a count below the plan's threshold are suppressed, and so is the
+    next least-populated period of the pre- or post-period when the published average of that
+    span would otherwise give the hidden one away.  Suppressed periods disappear from every
+    per-period output (series table, charts, event-study coefficients, synthetic paths, ITS
+    points and results.json); estimates that pool many periods are still shown.  If the
+    event study's reference period is suppressed, its coefficients (all relative to that period)
+    are withheld."""
+    from evaluation.panel.disclosure import rate_mask
+
+    out = o.outcome
+    rows = panel.units[panel.units["unit_id"] == code].set_index(panel.time)
+    num = pd.to_numeric(rows[out.numerator], errors="coerce")
+    den = pd.to_numeric(rows[out.denominator], errors="coerce")
+    groups = [list(o.result.pre_periods), list(o.result.post_periods)]
+    mask = rate_mask(num, den, threshold, groups=groups)
+    hidden = set(mask.index[mask["suppressed"]])
+    o.suppressed = hidden
+    o.suppression = {str(k): v for k, v in mask.loc[mask["suppressed"], "status"].items()}
+    if not hidden:
+        return
+    d = o.result.diagnostics
+    if "treated_series" in d:
+        d["treated_series"] = {
+            k: (None if _as_period(k) in hidden else v) for k, v in d["treated_series"].items()
+        }
+    d["suppressed_periods"] = sorted(str(k) for k in hidden)
+    for res in [o.result, *o.alternatives.values()]:
+        raw = res.diagnostics.get("interval_before_bounds")
+        if raw and set(res.post_periods) & hidden and [res.ci_low, res.ci_high] != list(raw):
+            # the 0-100 bounds are computed from post-period values: a clipped end would give
+            # a withheld value back, so the unclipped (still valid, wider) interval is shown
+            res.ci_low, res.ci_high = raw
+            res.conventions["bounds"] = (
+                "not applied: the bound would reveal a value withheld to protect small numbers"
+            )
+    es = o.alternatives.get("event_study")
+    if es is not None:
+        ref = es.diagnostics.get("reference_period")
+        cols = [c for c in ["estimate", "ci_low", "ci_high", "p_value"] if c in es.terms]
+        if ref in hidden:
+            es.terms[cols] = np.nan
+            es.diagnostics["withheld"] = "reference period suppressed (small numbers)"
+        else:
+            es.terms.loc[es.terms["period"].isin(hidden), cols] = np.nan
+    for key in ("synthetic_control", "synthetic_did"):
+        alt = o.alternatives.get(key)
+        paths = alt.extra.get("paths") if alt is not None else None
+        if paths is not None:
+            paths.loc[paths["time"].isin(hidden), ["treated", "gap"]] = np.nan
+    for item in its_items:
+        if item["outcome"] == out.name:
+            frame = item["data"]
+            frame.loc[frame[frame.columns[0]].isin(hidden), ["area", "gap"]] = np.nan
+    if set(o.result.post_periods) <= hidden:
+        # Every post-period value is withheld.  A synthetic comparison is built from published
+        # comparison areas, so its estimate would give the withheld value back exactly (and the
+        # area-alone ITS nearly so): those estimates are withheld too.
+        why = "withheld: every post-period value is protected (small numbers) and this estimate would reveal it"
+        for key in ("synthetic_control", "synthetic_did"):
+            if o.alternatives.pop(key, None) is not None:
+                o.withheld[key] = why
+        for item in [i for i in its_items if i["outcome"] == out.name and i["design"] == "single"]:
+            its_items.remove(item)
+            o.withheld["its_single"] = why
+
+
+def _as_period(key):
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        return key

@@ -1,0 +1,112 @@
+"""The one on-disk cache: content-addressed pickles in ``.cache/`` (git-ignored).
+
+Every entry's file name is a hash of everything its value depends on (the caller's key and the
+source files that compute it), so a change to the data, the contracts or the code gives a new
+name and an old result is never reused.  A missing, damaged or unwritable file is not an error:
+the work is redone (a read-only checkout still works, just without the cache).
+
+* :func:`cached` -- ``cached("panel", key, build)``: load the entry or build and store it;
+* :class:`DiskCache` -- a dict whose entries also live on disk (placebo and prefit fits shared
+  by every area report, in this process and across runs);
+* :func:`write_pickle` / :func:`read_pickle` -- the atomic write and the checked read both use,
+  also used to hand a built panel to the report kernels of one run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from evaluation.config import CACHE_DIR, PROJECT_ROOT
+
+T = TypeVar("T")
+
+
+def write_pickle(value, path: Path | str) -> Path:
+    """Write ``value`` to ``path`` atomically (a temporary file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return path
+
+
+def read_pickle(path: Path | str, expected: type | None = None):
+    """The object pickled at ``path`` (written by this toolkit).  Raises ``TypeError`` if it is
+    not an ``expected`` instance."""
+    with open(path, "rb") as fh:
+        value = pickle.load(fh)  # noqa: S301 - written by this toolkit, keyed by hash
+    if expected is not None and not isinstance(value, expected):
+        raise TypeError(f"{path} does not hold a {expected.__name__}")
+    return value
+
+
+def source_digest(files: Iterable[Path]) -> bytes:
+    """The bytes of the source files a cached value depends on (part of every key)."""
+    return b"".join(Path(p).read_bytes() for p in files)
+
+
+def entry_path(namespace: str, key, sources: Iterable[Path] = (), cache_dir: Path | None = None):
+    """Where the entry ``key`` of ``namespace`` lives: its name hashes the key and the sources."""
+    digest = hashlib.sha256(repr(key).encode() + source_digest(sources)).hexdigest()[:32]
+    return Path(cache_dir or CACHE_DIR) / f"{namespace}-{digest}.pkl"
+
+
+def cached(
+    namespace: str,
+    key,
+    build: Callable[[], T],
+    expected: type | None = None,
+    sources: Iterable[Path] = (),
+) -> T:
+    """Load the entry ``key`` of ``namespace``, or ``build()`` it and store it."""
+    path = entry_path(namespace, key, sources)
+    try:
+        return read_pickle(path, expected)
+    except Exception:  # noqa: BLE001 - missing or damaged: rebuilt
+        pass
+    value = build()
+    with contextlib.suppress(OSError):
+        write_pickle(value, path)
+    return value
+
+
+def model_sources() -> list[Path]:
+    """The estimator code (``evaluation/models/``) a cached fit depends on."""
+    return sorted((PROJECT_ROOT / "evaluation" / "models").glob("*.py"))
+
+
+class DiskCache(dict):
+    """A dict that also keeps its entries in the cache, one pickle per key.
+
+    Keys are hashed together with the estimator code (:func:`model_sources`), so a change to
+    the algorithm never reuses an old result; the synthetic-DiD keys already include a digest of
+    the donors' data."""
+
+    def __init__(self, namespace: str = "sdid-placebos"):
+        super().__init__()
+        self.namespace = namespace
+
+    def _path(self, key) -> Path:
+        return entry_path(self.namespace, key, model_sources())
+
+    def __contains__(self, key):
+        if dict.__contains__(self, key):
+            return True
+        try:
+            dict.__setitem__(self, key, read_pickle(self._path(key)))
+            return True
+        except Exception:  # noqa: BLE001 - missing or damaged: recompute
+            return False
+
+    def __setitem__(self, key, value):
+        dict.__setitem__(self, key, value)
+        with contextlib.suppress(OSError):
+            write_pickle(value, self._path(key))
