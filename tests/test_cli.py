@@ -1,11 +1,14 @@
 """The command line is one argparse tree: every sub-command is listed in ``--help``, the
 deprecated ``synth`` alias of ``demo-data`` still works and warns, and the defaults the CLI
-repeats (to build its parser without pandas) agree with the modules they come from."""
+repeats (to build its parser without pandas) agree with the modules they come from, and
+``validate`` creates the folders it writes to."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +91,21 @@ def test_defaults_repeated_by_the_cli_agree_with_their_modules():
     assert demo["scale"] == synthetic_returns.DEFAULT_SCALE
     assert demo["effect_pp"] == synthetic_returns.DEFAULT_EFFECT_PP
     assert demo["plan"] == str(synthetic_returns.DEFAULT_PLAN)
+
+
+@pytest.mark.parametrize(
+    "name, exit_code",
+    [("clean_pilot_return.csv", 0), ("p02_negative_count.csv", 1)],  # README: 0 clean, 1 errors
+)
+def test_validate_creates_the_report_json_and_quarantine_folders(name, exit_code, tmp_path):
+    # a fresh clone has no reports/validation/ (make validate used to exit 4 there)
+    out = tmp_path / "reports" / "validation"
+    report, quarantine = out / "report.json", out / "quarantine"
+    corpus = ROOT / "tests" / "contracts_corpus"
+    args = ["--report-json", str(report), "--quarantine-dir", str(quarantine)]
+    proc = _cli("validate", str(corpus / name), *args)
+    assert proc.returncode == exit_code, proc.stderr
+    files = json.loads(report.read_text())["files"]
+    assert [Path(f["path"]).name for f in files] == [name]
+    assert files[0]["rows_quarantined"] == exit_code  # the one bad row, or none
+    assert quarantine.is_dir() == bool(exit_code)  # written only when a row is quarantined

@@ -88,5 +88,8 @@ def run(args: argparse.Namespace) -> int:
         if result.n_errors:
             worst = max(worst, 1)
     if args.report_json:
-        Path(args.report_json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        report_path = Path(args.report_json)
+        # e.g. reports/validation/ on a fresh clone (make validate): create it, do not fail
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return worst

@@ -21,5 +21,6 @@ Shared pieces: :mod:`~evaluation.models.results` (the result type), :mod:`~evalu
 :mod:`~evaluation.models.its_fitting` (what the estimators of one family share).
 
 Import from the module that defines a function (``from evaluation.models.twfe import twfe``);
-the function API over all of them is :mod:`evaluation.api`.
+one entry point over the difference-in-differences family (estimator and inference by name, as
+``python -m evaluation did``) is :func:`evaluation.designs.did.estimate`.
 """
