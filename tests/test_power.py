@@ -296,7 +296,8 @@ def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan)
 
 
 def test_overview_section(gaussian):
-    from evaluation.report.overview import Overview, power_section
+    from evaluation.report.overview import Overview
+    from evaluation.report.overview_power import power_section
 
     res, plan = gaussian
     ov = Overview(plan, pd.DataFrame(), {}, pd.DataFrame(), [], power=res)

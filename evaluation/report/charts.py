@@ -303,11 +303,31 @@ def its_figure(
     ``label`` (optional) maps a time value to its display label (e.g. month index -> 'Jan
     2021'); ticks then fall on every sixth time value divisible by 6 (January and July).
     ``decimals``: for the numbers in the alt text (the outcome's own precision)."""
-    dp = decimals
     cf = res.extra["counterfactual"]
+    fig, ax = new_figure(3.6, right=1.0, bottom=0.85 if label is not None else 0.7)
+    years = cf["time"].to_numpy()
+    band = _draw_its(ax, cf)
+    if zero_line:
+        ax.axhline(0, color="#BBBBBB", lw=0.8)
+    set_title(ax, title)
+    if label is not None:
+        ticks = [t for t in years if int(t) % 6 == 0] or list(years[:1])
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([label(int(t)) for t in ticks])
+    elif len(years) <= 15:
+        ax.set_xticks(years)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.set_ylabel(ylabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=7, loc="best")
+    return fig, _its_alt(res, cf, years[band][-1], what, label, decimals)
+
+
+def _draw_its(ax, cf: pd.DataFrame) -> np.ndarray:
+    """Draw the observed points (washout ones open), the fitted line, the counterfactual with
+    its band and the interruption line; returns the mask of the post-period points in the band."""
     post = cf["post"].to_numpy()
     washout = cf["washout"].to_numpy()
-    fig, ax = new_figure(3.6, right=1.0, bottom=0.85 if label is not None else 0.7)
     years = cf["time"].to_numpy()
     obs = cf["observed"].to_numpy()
     ax.plot(years[~washout], obs[~washout], "o", color=AREA_COLOUR, ms=4, label="Observed")
@@ -362,21 +382,14 @@ def its_figure(
         fontsize=8,
         color=GREY,
     )
-    if zero_line:
-        ax.axhline(0, color="#BBBBBB", lw=0.8)
-    set_title(ax, title)
-    if label is not None:
-        ticks = [t for t in years if int(t) % 6 == 0] or list(years[:1])
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([label(int(t)) for t in ticks])
-    elif len(years) <= 15:
-        ax.set_xticks(years)
-    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    ax.set_ylabel(ylabel)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=7, loc="best")
+    return band
+
+
+def _its_alt(res, cf: pd.DataFrame, last, what: str, label, dp: int) -> str:
+    """Alt text of an ITS chart: the span, observed against projected at the ``last`` point
+    of the band, and the estimated level change with its interval."""
+    years = cf["time"].to_numpy()
     lvl = res.terms.loc["level_change"]
-    last = years[band][-1]
     obs_last = float(cf.loc[cf["time"] == last, "observed"].iloc[0])
     cf_last = float(cf.loc[cf["time"] == last, "counterfactual"].iloc[0])
     scale = "" if "ratio" not in res.terms.columns else f" (ratio {fmt(float(lvl['ratio']), 3)})"
@@ -385,14 +398,13 @@ def its_figure(
         if label is not None
         else (fmt(float(years[0]), 0), fmt(float(years[-1]), 0))
     )
-    alt = (
+    return (
         f"Chart of {what} over time, {first_txt} to {last_txt}, "
         "with the fitted trend and the trend projected past the interruption. At the last "
         f"point the observed value was {fmt(obs_last, dp)} against {fmt(cf_last, dp)} projected; the "
         f"estimated level change is {fmt(float(lvl['estimate']), dp)}{scale} (interval "
         f"{fmt(float(lvl['ci_low']), dp)} to {fmt(float(lvl['ci_high']), dp)})."
     )
-    return fig, alt
 
 
 def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str]:

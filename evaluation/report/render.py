@@ -246,14 +246,11 @@ def render_all(
     import multiprocessing
     import os
     import sys
-    from concurrent.futures import ProcessPoolExecutor
-    from queue import Empty
 
     from tqdm import tqdm
 
     from evaluation.designs.area import save_panel
     from evaluation.panel.build import panel_for_plan
-    from evaluation.report.overview import index_html
 
     plan_obj = load_plan(plan)
     plan_obj.require_data()
@@ -267,7 +264,6 @@ def render_all(
     jobs = max(1, jobs or os.cpu_count() or 1)
     names = {c: geo.name_for_code(c) or c for c in plan_obj.pilot_codes}
     slugs = {c: slugify(names[c]) for c in plan_obj.pilot_codes}
-    reports, failures = [], {}
     with tempfile.TemporaryDirectory(prefix="reports-shared-") as tmp:
         # built once per set of inputs (data, contracts, code) and kept in .cache/, as for a
         # single report: a second `make reports` on the same data loads it
@@ -286,57 +282,86 @@ def render_all(
             disable=not progress,
             file=sys.stderr,
         )
-        with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
-            futures = [
-                pool.submit(render_batch, chunk, plan_obj.path, seed, out_root, cache, queue)
-                for chunk in chunks
-            ]
-            done = 0
-            while done < len(codes):
-                try:
-                    queue.get(timeout=1)
-                except Empty:
-                    if all(f.done() for f in futures):
-                        break  # a worker died: its areas are reported as failures below
-                    continue
-                done += 1
-                bar.update(1)
-            for fut in futures:
-                try:
-                    batch = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a whole worker failed
-                    print(f"error: a report worker failed: {exc}", file=sys.stderr)
-                    continue
-                for code, rendered, error in batch:
-                    if rendered is not None:
-                        reports.append(rendered)
-                    else:
-                        failures[code] = error
-                        print(
-                            f"error: report for {names[code]} ({code}) failed: {error}",
-                            file=sys.stderr,
-                        )
+        reports, failures = _render_in_workers(
+            chunks, plan_obj, seed, out_root, cache, queue, bar, names
+        )
         manager.shutdown()
         missing = [c for c in codes if c not in failures and c not in {r_code(r) for r in reports}]
         for code in missing:
             failures[code] = "the worker rendering it stopped"
-        overview = None
-        if plan_obj.frequency != "year":
-            print(
-                "note: the programme overview is built for yearly plans only; this monthly "
-                "plan gets the area reports and the index",
-                file=sys.stderr,
-            )
-        else:
-            try:
-                overview = render_overview(
-                    plan_obj, panel_cache=cache, out_root=out_root, seed=seed
-                )
-            except Exception as exc:  # noqa: BLE001
-                failures["overview"] = f"{type(exc).__name__}: {exc}"
-                print(f"error: the programme overview failed: {exc}", file=sys.stderr)
+        overview = _overview_of_all(plan_obj, cache, out_root, seed, failures)
         bar.update(1)
         bar.close()
+    index = _write_index(plan_obj, out_root, slugs, names)
+    return RenderedAll(sorted(reports, key=lambda r: r.slug), failures, overview, index)
+
+
+def _render_in_workers(chunks, plan_obj, seed, out_root: Path, cache, queue, bar, names):
+    """One worker process per chunk of area codes, each rendering its chunk in one kernel
+    (:func:`render_batch`); ``bar`` advances as areas finish.  Returns (reports, failures)."""
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+    from queue import Empty
+
+    n_codes = sum(len(chunk) for chunk in chunks)
+    reports, failures = [], {}
+    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
+        futures = [
+            pool.submit(render_batch, chunk, plan_obj.path, seed, out_root, cache, queue)
+            for chunk in chunks
+        ]
+        done = 0
+        while done < n_codes:
+            try:
+                queue.get(timeout=1)
+            except Empty:
+                if all(f.done() for f in futures):
+                    break  # a worker died: its areas are reported as failures below
+                continue
+            done += 1
+            bar.update(1)
+        for fut in futures:
+            try:
+                batch = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a whole worker failed
+                print(f"error: a report worker failed: {exc}", file=sys.stderr)
+                continue
+            for code, rendered, error in batch:
+                if rendered is not None:
+                    reports.append(rendered)
+                else:
+                    failures[code] = error
+                    print(
+                        f"error: report for {names[code]} ({code}) failed: {error}",
+                        file=sys.stderr,
+                    )
+    return reports, failures
+
+
+def _overview_of_all(plan_obj, cache, out_root: Path, seed, failures: dict) -> Path | None:
+    """The programme overview for a yearly plan (a failure is added to ``failures``); a
+    monthly plan gets a note and no overview."""
+    import sys
+
+    if plan_obj.frequency != "year":
+        print(
+            "note: the programme overview is built for yearly plans only; this monthly "
+            "plan gets the area reports and the index",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return render_overview(plan_obj, panel_cache=cache, out_root=out_root, seed=seed)
+    except Exception as exc:  # noqa: BLE001
+        failures["overview"] = f"{type(exc).__name__}: {exc}"
+        print(f"error: the programme overview failed: {exc}", file=sys.stderr)
+        return None
+
+
+def _write_index(plan_obj, out_root: Path, slugs: dict, names: dict) -> Path:
+    """``reports/index.html``: every pilot area, linked where its report exists."""
+    from evaluation.report.overview_html import index_html
+
     available = {c for c in plan_obj.pilot_codes if (out_root / slugs[c] / "index.html").exists()}
     partnerships = {p.la_code: p.partnership for p in plan_obj.pilots}
     index = out_root / "index.html"
@@ -352,7 +377,7 @@ def render_all(
             overview=plan_obj.frequency == "year",
         ),
     )
-    return RenderedAll(sorted(reports, key=lambda r: r.slug), failures, overview, index)
+    return index
 
 
 OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "programme_overview.ipynb"

@@ -1,0 +1,210 @@
+"""One section per outcome (chart, data table, placebo chart, event study, synthetic control)
+and the table of all difference-in-differences estimates."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluation.designs.area_result import AreaEvaluation
+from evaluation.report.charts import (
+    comparison_chart,
+    event_study_chart,
+    figure_html,
+    placebo_chart,
+    synthetic_chart,
+)
+from evaluation.report.sections.headline import pre_trend_caveat
+from evaluation.report.text import bounds_note, escape, fmt, headline, mid_judgement, span
+
+
+def outcome_section(ev: AreaEvaluation, index: int) -> str:
+    o = ev.outcomes[index]
+    fig, alt = comparison_chart(ev, o)
+    chart = figure_html(fig, alt, caption=alt)
+    pfig, palt = placebo_chart(ev, o)
+    pchart = figure_html(pfig, palt, caption=palt)
+    r = o.result
+    table = series_table(ev, index)
+    excluded = r.diagnostics.get("excluded_units", {})
+    excl = ""
+    if excluded:
+        excl = (
+            f"<p>{len(excluded)} comparison area(s) lack this outcome in a pre- or "
+            f"post-period {ev.plan.period_word} and are left out of the comparison: "
+            f"{escape(', '.join(_unit_names(ev, list(excluded))))}.</p>"
+        )
+    return (
+        f"<h2>{escape(o.outcome.label)}</h2>"
+        f"<p>{escape(o.outcome.description)}</p>"
+        f"<p><strong>{escape(headline(ev, o))}</strong></p>{pre_trend_caveat(o)}"
+        f"<p>{escape(mid_judgement(o))}</p>"
+        f"<h3>{escape(ev.name)} and the comparison areas over time</h3>{chart}"
+        f"<details><summary>The same data as a table</summary>{table}</details>"
+        f"<h3>How unusual is this change?</h3>{pchart}"
+        f"<p>Based on {r.n_comparison_units} comparison areas.</p>{excl}"
+        f"{event_study_block(ev, o)}{synthetic_block(ev, o)}"
+    )
+
+
+def _prefixed(sentence: str) -> str:
+    return f" {sentence}" if sentence else ""
+
+
+def synthetic_block(ev: AreaEvaluation, o) -> str:
+    """Synthetic control chart, its weights as a table, and the caveat on few pre-years."""
+    sc = o.alternatives.get("synthetic_control")
+    if sc is None:
+        return ""
+    fig, alt = synthetic_chart(ev, o)
+    names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+    w = sc.extra["weights"]
+    w = w[w["weight"] > 0.005].sort_values("weight", ascending=False)
+    rows = "".join(
+        f"<tr><th scope='row'>{escape(str(names.get(r.unit, r.unit)))}</th>"
+        f"<td>{r.weight:.1%}</td></tr>"
+        for r in w.itertuples()
+    )
+    dp = o.outcome.decimals
+    sd = o.alternatives.get("synthetic_did")
+    sd_text = (
+        f" Synthetic difference-in-differences, which adds a constant gap and weights the "
+        f"{ev.plan.period_word}s, gives {fmt(sd.estimate, dp)} ({fmt(sd.ci_low, dp)} to "
+        f"{fmt(sd.ci_high, dp)}).{_prefixed(bounds_note(sd, dp))}"
+        if sd is not None
+        else ""
+    )
+    problems = sc.diagnostics.get("pre_fit_problems") or []
+    perfect = sc.diagnostics.get("n_perfect_prefit_placebos") or 0
+    caveat = ""
+    if problems:
+        caveat += (
+            "<p class='caveat'>Caution about the pre-programme fit: "
+            f"{escape('; '.join(problems))}.</p>"
+        )
+    if perfect:
+        caveat += (
+            f"<p class='caveat'>With only {len(sc.pre_periods)} {ev.plan.period_word}s before the programme and "
+            f"{sc.n_comparison_units} comparison areas, {perfect} of the placebo synthetic "
+            "controls match their own pre-programme years exactly, so the placebo test has "
+            "little power and the interval is wide.</p>"
+        )
+    return (
+        "<h3>Synthetic control: a tailor-made comparison</h3>"
+        f"{figure_html(fig, alt, caption=alt)}"
+        f"<p>Estimate {fmt(sc.estimate, dp)} {escape(o.outcome.unit)} "
+        f"({round(100 * (1 - sc.alpha))}% placebo interval {fmt(sc.ci_low, dp)} to "
+        f"{fmt(sc.ci_high, dp)}).{escape(_prefixed(bounds_note(sc, dp)))}{escape(sd_text)}</p>"
+        f"{caveat}"
+        "<details><summary>The comparison areas in the synthetic control and their weights"
+        "</summary><table><caption>Weights of the synthetic control</caption><thead><tr>"
+        "<th scope='col'>Comparison area</th><th scope='col'>Weight</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></details>"
+    )
+
+
+def event_study_block(ev: AreaEvaluation, o) -> str:
+    """Event study chart with its data as a table (the chart's alternative)."""
+    es = o.alternatives.get("event_study")
+    if es is None:
+        return ""
+    word = ev.plan.period_word
+    if es.diagnostics.get("withheld"):
+        return (
+            f"<h3>{word.capitalize()} by {word}: did the gap move before the programme?</h3>"
+            f"<p>Not shown: every coefficient is measured from {ev.label(es.diagnostics['reference_period'])}, "
+            "whose figure is withheld to protect small numbers. The pre-trend test result "
+            "above is still based on all the data.</p>"
+        )
+    fig, alt = event_study_chart(ev, o)
+    dp = o.outcome.decimals
+
+    def cell(r):
+        if r.estimate != r.estimate:  # NaN: withheld by disclosure control
+            return "<td>c</td><td>c</td><td>c</td>"
+        return (
+            f"<td>{fmt(r.estimate, dp)}</td><td>{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}</td>"
+            f"<td>{r.p_value:.2f}</td>"
+        )
+
+    rows = "".join(
+        f"<tr><th scope='row'>{ev.label(int(r.period))}</th>{cell(r)}</tr>"
+        for r in es.terms.itertuples()
+    )
+    level = round(100 * (1 - es.alpha))
+    ref = ev.label(es.diagnostics["reference_period"])
+    return (
+        f"<h3>{word.capitalize()} by {word}: did the gap move before the programme?</h3>"
+        f"{figure_html(fig, alt, caption=alt)}"
+        "<details><summary>The same data as a table</summary>"
+        f"<table><caption>Gap with the comparison areas relative to {ref} ({level}% placebo "
+        f"intervals; {escape(o.outcome.unit)})</caption><thead><tr><th scope='col'>{word.capitalize()}</th>"
+        "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>p-value</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></details>"
+    )
+
+
+def _unit_names(ev: AreaEvaluation, codes: list[str]) -> list[str]:
+    names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+    return [str(names.get(c, c)) for c in codes]
+
+
+def series_table(ev: AreaEvaluation, index: int) -> str:
+    o = ev.outcomes[index]
+    treated = o.result.diagnostics["treated_series"]
+    comp = o.result.diagnostics["comparison_series"]
+    units = ev.panel.units
+    row = units[units["unit_id"] == ev.la_code].set_index(ev.time)
+    threshold = ev.plan.disclosure_threshold
+    body = []
+    for year in sorted(int(y) for y in treated):
+        den = row.loc[year, o.outcome.denominator] if year in row.index else pd.NA
+        den_txt = "x" if pd.isna(den) else ("c" if 0 < int(den) < threshold else f"{int(den):,}")
+        rate = treated[str(year)]
+        rate_txt = "c" if year in o.suppressed or rate is None else fmt(rate)
+        use = (
+            "pre-period"
+            if year in o.result.pre_periods
+            else "post-period"
+            if year in o.result.post_periods
+            else "not used"
+        )
+        body.append(
+            f"<tr><th scope='row'>{ev.label(year)}</th><td>{rate_txt}</td>"
+            f"<td>{fmt(comp[str(year)])}</td><td>{den_txt}</td><td>{use}</td></tr>"
+        )
+    return (
+        f"<table><caption>{escape(o.outcome.label)}: {escape(ev.name)} and the comparison "
+        f"areas combined (%). c = withheld to protect small numbers: a denominator below "
+        f"{threshold}, a rate that would reveal a count below {threshold}, or a second "
+        "value hidden so that the published averages cannot reveal the first.</caption>"
+        f"<thead><tr><th scope='col'>{ev.plan.period_word.capitalize()}</th><th scope='col'>"
+        + escape(ev.name)
+        + " (%)</th><th scope='col'>Comparison areas (%)</th><th scope='col'>"
+        + escape(ev.name)
+        + " denominator</th><th scope='col'>Use in the estimate</th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def results_table(ev: AreaEvaluation) -> str:
+    rows = []
+    for o in ev.outcomes:
+        r, dp = o.result, o.outcome.decimals
+        rows.append(
+            f"<tr><td>{escape(o.outcome.label)}</td><td>{fmt(r.estimate, dp)}</td>"
+            f"<td>{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}</td><td>{r.p_value:.3f}</td>"
+            f"<td>{r.n_comparison_units}</td><td>{span(r.pre_periods, ev.label)}</td>"
+            f"<td>{span(r.post_periods, ev.label)}</td></tr>"
+        )
+    level = round(100 * (1 - ev.plan.alpha))
+    return (
+        "<h2>All estimates</h2>"
+        f"<table><caption>Difference-in-differences estimates with {level}% placebo intervals"
+        " (percentage points)</caption><thead><tr><th scope='col'>Outcome</th>"
+        "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>Placebo "
+        "p-value</th><th scope='col'>Comparison areas</th><th scope='col'>Before</th>"
+        "<th scope='col'>After</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        "<p>No standard errors are shown: with a single pilot area a conventional (clustered) "
+        "standard error is not valid, so uncertainty comes from the placebo comparison.</p>"
+    )
