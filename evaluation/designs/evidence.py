@@ -45,86 +45,116 @@ def evidence_strength(
     ``alternatives`` maps names (``event_study``, ``synthetic_control``, ``synthetic_did``) to
     other estimators' results for the same area and outcome."""
     alternatives = alternatives or {}
-    d = result.diagnostics
-    checks: dict[str, bool | None] = {}
-    concerns = []
     excludes_zero = bool(result.ci_is_finite and (result.ci_low > 0 or result.ci_high < 0))
-    checks["placebo_interval_excludes_zero"] = excludes_zero
+    checks: dict[str, bool | None] = {"placebo_interval_excludes_zero": excludes_zero}
+    concerns = []
+    for key, (ok, concern) in [
+        ("pre_trend_small", _pre_trend_check(result, decimals)),
+        ("pre_period_fit_typical", _pre_fit_check(result)),
+        ("controlled_its_agrees", _its_agreement_check(result, its_item)),
+        ("pre_trend_test_passes", _pre_trend_test_check(result, alternatives)),
+        ("synthetic_control_fit_good", _synthetic_fit_check(alternatives)),
+        ("synthetic_estimators_agree", _synthetic_agreement_check(result, alternatives)),
+    ]:
+        checks[key] = ok
+        if concern is not None:
+            concerns.append(concern)
+    return Evidence(_label(excludes_zero, concerns), concerns, checks)
+
+
+# ---- the checks: each gives (True = passed / False = concern / None = not available, concern)
+def _pre_trend_check(result, decimals: int) -> tuple[bool | None, str | None]:
+    """Check 2: would the pre-period gap trend, carried forward, explain half the estimate?"""
     pre, post = result.pre_periods, result.post_periods
-    slope = d.get("pre_period_gap_slope_per_period")
-    if slope is not None and np.isfinite(slope) and result.estimate != 0:
-        horizon = float(np.mean(post) - np.mean(pre))
-        drift = abs(slope * horizon)
-        ok = drift < 0.5 * abs(result.estimate)
-        checks["pre_trend_small"] = ok
-        if not ok:
-            concerns.append(
-                f"the gap with the comparison areas was already changing before the programme "
-                f"(the pre-period trend in the gap); carried forward, that trend alone would "
-                f"move the gap by {drift:.{decimals}f} points, against an estimated change of "
-                f"{abs(result.estimate):.{decimals}f}"
-            )
-    else:
-        checks["pre_trend_small"] = None
+    slope = result.diagnostics.get("pre_period_gap_slope_per_period")
+    if not (slope is not None and np.isfinite(slope) and result.estimate != 0):
+        return None, None
+    horizon = float(np.mean(post) - np.mean(pre))
+    drift = abs(slope * horizon)
+    ok = drift < 0.5 * abs(result.estimate)
+    if ok:
+        return ok, None
+    return ok, (
+        f"the gap with the comparison areas was already changing before the programme "
+        f"(the pre-period trend in the gap); carried forward, that trend alone would "
+        f"move the gap by {drift:.{decimals}f} points, against an estimated change of "
+        f"{abs(result.estimate):.{decimals}f}"
+    )
+
+
+def _pre_fit_check(result) -> tuple[bool | None, str | None]:
+    """Check 3: is the area's pre-period RMSE at most twice the comparison areas' median?"""
     dist = result.distribution
-    if dist is not None and "pre_rmse" in dist and (~dist["is_treated"]).any():
-        median = float(np.nanmedian(dist.loc[~dist["is_treated"], "pre_rmse"]))
-        ok = bool(d.get("pre_rmse", np.nan) <= 2 * median)
-        checks["pre_period_fit_typical"] = ok
-        if not ok:
-            concerns.append(
-                "before the programme this area tracked the comparison much less "
-                "closely than most areas do"
-            )
-    else:
-        checks["pre_period_fit_typical"] = None
-    if its_item is not None:
-        lvl = its_item["result"].terms.loc["level_change", "estimate"]
-        ok = bool(np.sign(lvl) == np.sign(result.estimate))
-        checks["controlled_its_agrees"] = ok
-        if not ok:
-            concerns.append("the controlled interrupted time series points the other way")
-    else:
-        checks["controlled_its_agrees"] = None
+    if not (dist is not None and "pre_rmse" in dist and (~dist["is_treated"]).any()):
+        return None, None
+    median = float(np.nanmedian(dist.loc[~dist["is_treated"], "pre_rmse"]))
+    ok = bool(result.diagnostics.get("pre_rmse", np.nan) <= 2 * median)
+    if ok:
+        return ok, None
+    return ok, (
+        "before the programme this area tracked the comparison much less closely than most areas do"
+    )
+
+
+def _its_agreement_check(result, its_item: dict | None) -> tuple[bool | None, str | None]:
+    """Check 4: does the controlled ITS level change have the sign of the DiD estimate?"""
+    if its_item is None:
+        return None, None
+    lvl = its_item["result"].terms.loc["level_change", "estimate"]
+    ok = bool(np.sign(lvl) == np.sign(result.estimate))
+    return ok, None if ok else "the controlled interrupted time series points the other way"
+
+
+def _pre_trend_test_check(result, alternatives: dict) -> tuple[bool | None, str | None]:
+    """Check 5: does the event study's joint pre-trend test pass at the plan's alpha?"""
     es = alternatives.get("event_study")
     pt = es.diagnostics.get("pre_trend_test") if es is not None else None
-    if pt and pt.get("p_value") is not None and np.isfinite(pt["p_value"]):
-        ok = bool(pt["p_value"] >= result.alpha)
-        checks["pre_trend_test_passes"] = ok
-        if not ok:
-            concerns.append(
-                "the pre-trend test suggests the area was already diverging from the "
-                f"comparison areas before the programme (p = {pt['p_value']:.2f})"
-            )
-    else:
-        checks["pre_trend_test_passes"] = None
+    if not (pt and pt.get("p_value") is not None and np.isfinite(pt["p_value"])):
+        return None, None
+    ok = bool(pt["p_value"] >= result.alpha)
+    if ok:
+        return ok, None
+    return ok, (
+        "the pre-trend test suggests the area was already diverging from the "
+        f"comparison areas before the programme (p = {pt['p_value']:.2f})"
+    )
+
+
+def _synthetic_fit_check(alternatives: dict) -> tuple[bool | None, str | None]:
+    """Check 6: could a synthetic control reproduce the area's pre-period path?"""
     sc = alternatives.get("synthetic_control")
     fit_ok = sc.diagnostics.get("pre_fit_ok") if sc is not None else None
-    checks["synthetic_control_fit_good"] = None if fit_ok is None else bool(fit_ok)
-    if fit_ok is False:
-        concerns.append(
-            "no combination of comparison areas reproduces this area's path before the "
-            "programme closely (poor synthetic-control fit)"
-        )
+    check = None if fit_ok is None else bool(fit_ok)
+    if fit_ok is not False:
+        return check, None
+    return check, (
+        "no combination of comparison areas reproduces this area's path before the "
+        "programme closely (poor synthetic-control fit)"
+    )
+
+
+def _synthetic_agreement_check(result, alternatives: dict) -> tuple[bool | None, str | None]:
+    """Check 7: do synthetic control and synthetic DiD give the sign of the DiD estimate?"""
     signs = {
         k: np.sign(alternatives[k].estimate)
         for k in ("synthetic_control", "synthetic_did")
         if k in alternatives and np.isfinite(alternatives[k].estimate)
     }
-    if signs and result.estimate != 0:
-        disagree = [k for k, sg in signs.items() if sg != np.sign(result.estimate)]
-        checks["synthetic_estimators_agree"] = not disagree
-        if disagree:
-            names = {"synthetic_control": "synthetic control", "synthetic_did": "synthetic DiD"}
-            concerns.append(" and ".join(names[k] for k in disagree) + " point(s) the other way")
-    else:
-        checks["synthetic_estimators_agree"] = None
+    if not (signs and result.estimate != 0):
+        return None, None
+    disagree = [k for k, sg in signs.items() if sg != np.sign(result.estimate)]
+    if not disagree:
+        return not disagree, None
+    names = {"synthetic_control": "synthetic control", "synthetic_did": "synthetic DiD"}
+    return not disagree, " and ".join(names[k] for k in disagree) + " point(s) the other way"
+
+
+def _label(excludes_zero: bool, concerns: list[str]) -> str:
+    """The label: no clear evidence unless the interval excludes zero, else by concern count."""
     if not excludes_zero:
-        label = "No clear evidence"
-    elif not concerns:
-        label = "Strong"
-    elif len(concerns) == 1:
-        label = "Moderate"
-    else:
-        label = "Weak"
-    return Evidence(label, concerns, checks)
+        return "No clear evidence"
+    if not concerns:
+        return "Strong"
+    if len(concerns) == 1:
+        return "Moderate"
+    return "Weak"

@@ -29,6 +29,19 @@ class AreaNotFoundError(ValueError):
 
 
 @dataclass
+class _RowFindings:
+    """The findings for one row of one file, in the order they are found."""
+
+    file: str
+    row: int | None
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, column: str, rule: str, severity: str, value: str, message: str) -> None:
+        """Record a finding about ``column`` of this row."""
+        self.findings.append(Finding(self.file, self.row, column, rule, severity, value, message))
+
+
+@dataclass
 class Geography:
     """The LA lookup plus the project's reference facts about names and boundaries."""
 
@@ -115,163 +128,158 @@ class Geography:
         LA's cell with no data after its end (a blank or 'not available' placeholder) is expected
         in presentation tables and is not an error (``has_data=False``).
         """
-        findings: list[Finding] = []
+        out = _RowFindings(file, row)
         code = str(code or "").strip()
         canon = self.canonical_name(name)
         if canon is None:
-            findings.append(
-                Finding(
-                    file,
-                    row,
-                    "la_name",
-                    "la_name_in_lookup",
-                    ERROR,
-                    str(name),
-                    f"'{name}' is not a local authority name in the DfE lookup.",
-                )
+            out.add(
+                "la_name",
+                "la_name_in_lookup",
+                ERROR,
+                str(name),
+                f"'{name}' is not a local authority name in the DfE lookup.",
             )
-            return None, findings
+            return None, out.findings
         name_codes = [
             c for c in self.codes_for_name(canon) if self.exists_in(c, year)
         ] or self.codes_for_name(canon)
-        known = self.errata.get(source, {}).get(canon)
-        if code and code not in self.codes_for_name(canon):
-            if known and known["shown"] == code:
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "LA code",
-                        "known_source_erratum",
-                        WARNING,
-                        code,
-                        f"The source gives code {code} for {canon}; this is a known error in "
-                        f"the published table and the correct code {known['correct']} is used.",
-                    )
-                )
-                code = known["correct"]
-            else:
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "old_la_code",
-                        "la_code_name_pair",
-                        ERROR,
-                        code,
-                        f"Code {code} does not belong to '{canon}' in the DfE lookup "
-                        f"(its codes: {', '.join(name_codes)}). The row is quarantined.",
-                    )
-                )
-                return None, findings
-        if not code:
-            if len(name_codes) != 1:
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "old_la_code",
-                        "la_code_missing",
-                        ERROR,
-                        "",
-                        f"No LA code is given and the name '{canon}' is ambiguous.",
-                    )
-                )
-                return None, findings
-            code = name_codes[0]
-        if code in self.created and year < self.created[code] and has_data:
-            earlier = [
-                c for c in self.codes_for_name(canon) if c != code and self.exists_in(c, year)
-            ]
-            if len(earlier) == 1:
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "old_la_code",
-                        "la_code_before_creation",
-                        WARNING,
-                        code,
-                        f"Code {code} ({canon}) dates from {self.created[code]}; for {year} the "
-                        f"predecessor LA of the same name, code {earlier[0]}, is used.",
-                    )
-                )
-                code = earlier[0]
-            else:
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "time_period",
-                        "la_used_before_creation",
-                        ERROR,
-                        str(year),
-                        f"{canon} ({code}) did not exist until {self.created[code]} but has "
-                        f"data for {year}. The row is quarantined.",
-                    )
-                )
-                return None, findings
-        late_ok = year in self.late_records.get(source, {}).get(code, [])
-        if code in self.retired and year > self.retired[code] and has_data and late_ok:
-            findings.append(
-                Finding(
-                    file,
-                    row,
-                    "time_period",
-                    "known_record_after_end",
-                    WARNING,
-                    str(year),
-                    f"{canon} ({code}) ceased after {self.retired[code]} but the source "
-                    f"has {year} data for it; this is a known feature of the source and "
-                    "the data count towards the area's stable unit.",
-                )
-            )
-            return code, findings
+        code = self._code_of_name(canon, code, name_codes, source, out)
+        if code is None:
+            return None, out.findings
+        code = self._code_if_blank(canon, code, name_codes, out)
+        if code is None:
+            return None, out.findings
+        code = self._code_before_creation(canon, code, year, has_data, out)
+        if code is None:
+            return None, out.findings
         if code in self.retired and year > self.retired[code] and has_data:
-            findings.append(
-                Finding(
-                    file,
-                    row,
-                    "time_period",
-                    "retired_la_used",
-                    ERROR,
-                    str(year),
-                    f"{canon} ({code}) ceased after {self.retired[code]} but has data "
-                    f"for {year}. The row is quarantined.",
-                )
-            )
-            return None, findings
+            return self._code_after_end(canon, code, year, source, out), out.findings
         if gss:
-            gss = str(gss).strip()
-            expected = self.gss_for_year(code, year)
-            if gss and gss in self.gss_codes(code) and expected and gss != expected:
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "new_la_code",
-                        "gss_code_drift",
-                        WARNING,
-                        gss,
-                        f"{canon} uses GSS code {gss} for {year}, but {expected} was in "
-                        "force then; this is known E10/E06 code drift and the 3-digit "
-                        "code is used.",
-                    )
-                )
-            if gss and gss not in self.gss_codes(code):
-                findings.append(
-                    Finding(
-                        file,
-                        row,
-                        "new_la_code",
-                        "gss_code_in_lookup",
-                        ERROR,
-                        gss,
-                        f"GSS code {gss} is not a code of {canon} ({code}) in the lookup.",
-                    )
-                )
-                return None, findings
-        return code, findings
+            code = self._code_with_gss(canon, code, year, str(gss).strip(), out)
+        return code, out.findings
+
+    # ---- validate_pair steps: each returns the code so far, or None to quarantine the row
+    def _code_of_name(
+        self, canon: str, code: str, name_codes: list[str], source: str, out: _RowFindings
+    ) -> str | None:
+        """A given code must be one of the name's codes, unless it is a known source erratum."""
+        if not code or code in self.codes_for_name(canon):
+            return code
+        known = self.errata.get(source, {}).get(canon)
+        if known and known["shown"] == code:
+            out.add(
+                "LA code",
+                "known_source_erratum",
+                WARNING,
+                code,
+                f"The source gives code {code} for {canon}; this is a known error in "
+                f"the published table and the correct code {known['correct']} is used.",
+            )
+            return known["correct"]
+        out.add(
+            "old_la_code",
+            "la_code_name_pair",
+            ERROR,
+            code,
+            f"Code {code} does not belong to '{canon}' in the DfE lookup "
+            f"(its codes: {', '.join(name_codes)}). The row is quarantined.",
+        )
+        return None
+
+    def _code_if_blank(
+        self, canon: str, code: str, name_codes: list[str], out: _RowFindings
+    ) -> str | None:
+        """A blank code is resolved by name, if the name has one code for the year."""
+        if code:
+            return code
+        if len(name_codes) != 1:
+            out.add(
+                "old_la_code",
+                "la_code_missing",
+                ERROR,
+                "",
+                f"No LA code is given and the name '{canon}' is ambiguous.",
+            )
+            return None
+        return name_codes[0]
+
+    def _code_before_creation(
+        self, canon: str, code: str, year: int, has_data: bool, out: _RowFindings
+    ) -> str | None:
+        """Data for a year before the LA was created go to its one same-name predecessor."""
+        if not (code in self.created and year < self.created[code] and has_data):
+            return code
+        earlier = [c for c in self.codes_for_name(canon) if c != code and self.exists_in(c, year)]
+        if len(earlier) == 1:
+            out.add(
+                "old_la_code",
+                "la_code_before_creation",
+                WARNING,
+                code,
+                f"Code {code} ({canon}) dates from {self.created[code]}; for {year} the "
+                f"predecessor LA of the same name, code {earlier[0]}, is used.",
+            )
+            return earlier[0]
+        out.add(
+            "time_period",
+            "la_used_before_creation",
+            ERROR,
+            str(year),
+            f"{canon} ({code}) did not exist until {self.created[code]} but has "
+            f"data for {year}. The row is quarantined.",
+        )
+        return None
+
+    def _code_after_end(
+        self, canon: str, code: str, year: int, source: str, out: _RowFindings
+    ) -> str | None:
+        """Data for a year after a retired LA ceased: kept only if a known late record."""
+        if year in self.late_records.get(source, {}).get(code, []):
+            out.add(
+                "time_period",
+                "known_record_after_end",
+                WARNING,
+                str(year),
+                f"{canon} ({code}) ceased after {self.retired[code]} but the source "
+                f"has {year} data for it; this is a known feature of the source and "
+                "the data count towards the area's stable unit.",
+            )
+            return code
+        out.add(
+            "time_period",
+            "retired_la_used",
+            ERROR,
+            str(year),
+            f"{canon} ({code}) ceased after {self.retired[code]} but has data "
+            f"for {year}. The row is quarantined.",
+        )
+        return None
+
+    def _code_with_gss(
+        self, canon: str, code: str, year: int, gss: str, out: _RowFindings
+    ) -> str | None:
+        """A given GSS code must be one of the LA's; a superseded one is known drift (a warning)."""
+        expected = self.gss_for_year(code, year)
+        if gss and gss in self.gss_codes(code) and expected and gss != expected:
+            out.add(
+                "new_la_code",
+                "gss_code_drift",
+                WARNING,
+                gss,
+                f"{canon} uses GSS code {gss} for {year}, but {expected} was in "
+                "force then; this is known E10/E06 code drift and the 3-digit "
+                "code is used.",
+            )
+        if gss and gss not in self.gss_codes(code):
+            out.add(
+                "new_la_code",
+                "gss_code_in_lookup",
+                ERROR,
+                gss,
+                f"GSS code {gss} is not a code of {canon} ({code}) in the lookup.",
+            )
+            return None
+        return code
 
     # ---- boundary policy -------------------------------------------------------------
     def affected_codes(self) -> set[str]:

@@ -180,12 +180,6 @@ def _encoded(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _is(codes: np.ndarray, uniques: np.ndarray, *values: str) -> np.ndarray:
-    """Mask of rows whose encoded value is one of ``values``."""
-    hit = np.isin(uniques.astype(str), list(values))
-    return hit[codes]
-
-
 def _day_table(series) -> tuple[np.ndarray, np.ndarray]:
     """(codes, day number of each distinct value): int32 days since 1970-01-01,
     :data:`NA_DAY` for blanks.  ``series`` is YYYY-MM-DD text or a date column's
@@ -228,6 +222,188 @@ def _month_table(lo: int, hi: int) -> np.ndarray:
     return np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
+def _encode_columns(records: pd.DataFrame, encoded: dict | None) -> tuple[dict, dict]:
+    """Day tables of the dates and (codes, values) of the categories, reusing validation's."""
+    # large frames: two threads share the work (pyarrow releases the GIL), as in the contract checks
+    cats = ["request_outcome", "assessment_outcome", "exception_20wk", "la_code"]
+    source = {c: records[c] for c in DATE_COLUMNS + cats}
+    for c, e in (encoded or {}).items():
+        if c in source and isinstance(e, Encoded) and len(e) == len(records):
+            source[c] = e
+    if len(records) >= PARALLEL_ROWS and any(not isinstance(v, Encoded) for v in source.values()):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            day_jobs = {c: pool.submit(_day_table, source[c]) for c in DATE_COLUMNS}
+            cat_jobs = {c: pool.submit(_codes, source[c]) for c in cats}
+            tables = {c: j.result() for c, j in day_jobs.items()}
+            enc = {c: j.result() for c, j in cat_jobs.items()}
+    else:
+        tables = {c: _day_table(source[c]) for c in DATE_COLUMNS}
+        enc = {c: _codes(source[c]) for c in cats}
+    return tables, enc
+
+
+def _cutoff_day(cutoff, tables: dict, n: int) -> int:
+    """The cut-off's day number: as given, or the last day of the month of the latest date."""
+    if cutoff is not None:
+        return int(_to_day(cutoff).astype(np.int64))
+    latest = -(1 << 40)
+    for codes, days in tables.values():  # latest date any row holds
+        held = days[np.bincount(codes, minlength=len(days)) > 0] if n else days[:0]
+        held = held[held < NA_DAY]
+        if len(held):
+            latest = max(latest, int(held.max()))
+    if latest <= -(1 << 40):
+        raise ValueError("no dated records to count")
+    month = np.datetime64(latest, "D").astype("datetime64[M]")
+    return int(((month + np.timedelta64(1, "M")).astype("datetime64[D]")).astype(np.int64)) - 1
+
+
+@dataclass
+class _Grid:
+    """LA x period cells (n_p periods from p_lo per LA); ``table``: periods of days from d_lo."""
+
+    d_lo: int
+    table: np.ndarray
+    p_lo: int
+    n_p: int
+    cells: int  # n_p x the number of LAs
+
+    def period(self, d: np.ndarray) -> np.ndarray:
+        """Period index of day numbers (:data:`FAR` for NA or beyond the table)."""
+        ok = (d >= self.d_lo) & (d - self.d_lo < len(self.table))
+        return np.where(ok, self.table[np.where(ok, d - self.d_lo, 0)], FAR).astype(np.int32)
+
+    def cell(self, mask: np.ndarray, per: np.ndarray, la_base: np.ndarray) -> np.ndarray:
+        """Each record's LA x period cell, in ``per`` (``cells``: masked out or after cut-off)."""
+        per -= np.int32(self.p_lo)  # no event precedes the first request: none falls before p_lo
+        outside = ~(mask & (per < self.n_p))
+        per += la_base
+        np.copyto(per, np.int32(self.cells), where=outside)
+        return per
+
+
+def _grid(tables: dict, enc: dict, cut: int, freq: str, start) -> tuple[_Grid, int, int]:
+    """The LA x period grid up to the last complete period; the first and last periods reported."""
+    recv_c, recv_u = tables["request_received_date"]
+    scope_held = (recv_u <= cut) & (np.bincount(recv_c, minlength=len(recv_u)) > 0)
+    if not scope_held.any():
+        raise ValueError(f"no request was received on or before the cut-off {_iso(cut)}")
+    d_lo = int(recv_u[scope_held].min())
+    table = _period_of_month(_month_table(d_lo, cut + CLOCK_DAYS + 1), freq)
+    p_lo = int(table[0])  # the period of the first request received by the cut-off
+    p_last = int(_period_of_month(_month_table(cut + 1, cut + 1)[0], freq)) - 1
+    month = None if start is None else _to_day(start).astype("datetime64[M]").astype(np.int64)
+    p_first = p_lo if month is None else int(_period_of_month(month, freq))
+    n_p = p_last - p_lo + 1
+    if n_p <= 0 or p_first > p_last:
+        raise ValueError(f"no complete {freq} between the first request and the cut-off")
+    return _Grid(d_lo, table, p_lo, n_p, len(enc["la_code"][1]) * n_p), p_first, p_last
+
+
+def _lookups(tables: dict, enc: dict, cut: int, grid: _Grid) -> tuple[dict, np.ndarray]:
+    """Per name, (codes per row, values per distinct value); and the LA codes in rank order."""
+
+    def censored(c: str) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, day numbers) of date column ``c``; events after the cut-off have not happened."""
+        codes, days = tables[c]
+        return codes, np.where(days > cut, NA_DAY, days).astype(np.int32)
+
+    def means(c: str, *values: str) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, whether each distinct value is one of ``values``) of category column ``c``."""
+        return enc[c][0], np.isin(enc[c][1].astype(str), list(values))
+
+    recv_c, recv_u = tables["request_received_date"]
+    plan_c, plan_u = censored("plan_issue_date")
+    scope_u = recv_u <= cut  # received on or before the cut-off
+    due_u = recv_u + np.int32(CLOCK_DAYS)  # open past this day: can no longer be within 20 weeks
+    l_codes, l_uniq = enc["la_code"]
+    order = np.argsort(l_uniq.astype(str))
+    rank = np.argsort(order).astype(np.int32)  # each LA's place in the sorted codes
+    lookups = {
+        "recv": (recv_c, recv_u),
+        "scope": (recv_c, scope_u),
+        "p_recv": (recv_c, grid.period(np.where(scope_u, recv_u, NA_DAY))),
+        "p_due": (recv_c, grid.period(due_u)),
+        "overdue_at_cut": (recv_c, due_u <= cut),
+        "dec": censored("request_outcome_date"),
+        "a_date": censored("assessment_outcome_date"),
+        "plan": (plan_c, plan_u),
+        "p_plan": (plan_c, grid.period(plan_u)),
+        "closed_request": means("request_outcome", "not_assess", "withdrawn"),
+        "not_assess": means("request_outcome", "not_assess"),
+        "issued": means("assessment_outcome", "issued"),
+        "a_closes": means("assessment_outcome", "not_issued", "withdrawn"),
+        "exc": means("exception_20wk", "1"),
+        "la_base": (l_codes, rank * np.int32(grid.n_p)),  # first cell of each LA
+    }
+    return lookups, l_uniq[order].astype(str)
+
+
+def _flow_counts(b: dict, grid: _Grid) -> dict:
+    """Plans (x within 20 weeks, exception) and requests (x not assessed) per LA x period."""
+    within = b["is_plan"] & (b["plan"] - b["recv"] <= CLOCK_DAYS)
+    not_assess = b["scope"] & b["not_assess"] & (b["dec"] < NA_DAY)
+    flat = grid.cell(b["is_plan"], b["p_plan"], b["la_base"])
+    flat *= 4
+    flat += within * np.int32(2) + b["exc"]
+    plans = np.bincount(flat, minlength=(grid.cells + 1) * 4)
+    flat = grid.cell(b["scope"], b["p_recv"], b["la_base"])
+    flat *= 2
+    flat += not_assess
+    return {"plans": plans, "requests": np.bincount(flat, minlength=(grid.cells + 1) * 2)}
+
+
+def _stock_counts(b: dict, grid: _Grid) -> dict:
+    """Closures and 20-week lapses per LA x period (for the stocks), and the cut-off census."""
+    # closure: the first event that ends the case (NA_DAY = still open at the cut-off)
+    closure = np.full(len(b["recv"]), NA_DAY, dtype=np.int32)
+    np.copyto(closure, b["plan"], where=b["is_plan"])
+    np.copyto(closure, b["a_date"], where=(b["a_date"] < NA_DAY) & b["a_closes"] & ~b["is_plan"])
+    np.copyto(closure, b["dec"], where=b["closed_request"] & (b["dec"] < NA_DAY))
+    # stocks at each period end by cumulative counts (closure >= receipt by the contract's
+    # chronology rule): open(p) = #received by the end of p - #closed by then;
+    # overdue(p) = #(received + 140 <= end of p) - #(max(received + 140, closure) <= end of p)
+    in_scope, la_base, size = b["scope"], b["la_base"], grid.cells + 1
+    late_close = grid.period(np.maximum(b["recv"] + np.int32(CLOCK_DAYS), closure))
+    still_open = in_scope & (closure == NA_DAY)
+    return {
+        "closed": np.bincount(grid.cell(in_scope, grid.period(closure), la_base), minlength=size),
+        "overdue": np.bincount(grid.cell(in_scope, b["p_due"], la_base), minlength=size),
+        "overdue_closed": np.bincount(grid.cell(in_scope, late_close, la_base), minlength=size),
+        "open_at_cutoff": int(still_open.sum()),
+        "open_over_20_weeks_at_cutoff": int((still_open & b["overdue_at_cut"]).sum()),
+        "records_counted": int(in_scope.sum()),
+        "after_cutoff": int(((b["recv"] < NA_DAY) & ~in_scope).sum()),
+    }
+
+
+def _counts_frame(totals: dict, grid: _Grid, la_codes: np.ndarray, p_first: int) -> pd.DataFrame:
+    """The measures and stocks (cumulative sums) per LA code and period from ``p_first``."""
+    n_la, n_p, cells = len(la_codes), grid.n_p, grid.cells
+    plans = totals["plans"][: cells * 4].reshape(n_la, n_p, 4)
+    requests = totals["requests"][: cells * 2].reshape(n_la, n_p, 2)
+    received = requests.sum(axis=2)
+    closed, overdue, overdue_closed = (
+        totals[k][:cells].reshape(n_la, n_p) for k in ("closed", "overdue", "overdue_closed")
+    )
+    out = {
+        "plans_issued_den": plans.sum(axis=2),
+        "plans_issued_within_20_weeks": plans[..., 2] + plans[..., 3],
+        "plans_issued_den_ex": plans[..., 0] + plans[..., 2],
+        "plans_issued_20_weeks_ex": plans[..., 2],
+        "requests_received": received,
+        "requests_decided_not_to_assess": requests[..., 1],
+        "open_at_period_end": np.cumsum(received - closed, axis=1),
+        "open_over_20_weeks_at_period_end": np.cumsum(overdue - overdue_closed, axis=1),
+    }
+    frame = pd.DataFrame({k: v.ravel() for k, v in out.items()})
+    frame.insert(0, "period", np.tile(np.arange(grid.p_lo, grid.p_lo + n_p), n_la))
+    frame.insert(0, "old_la_code", np.repeat(la_codes, n_p))
+    return frame[frame["period"] >= p_first].reset_index(drop=True)
+
+
 def count_cases(
     records: pd.DataFrame,
     *,
@@ -251,189 +427,29 @@ def count_cases(
     """
     if freq not in FREQS:
         raise ValueError(f"freq must be one of {', '.join(FREQS)}, not {freq!r}")
-    # hash-encode every column once (unless validation did); on large frames two threads share
-    # the work (pyarrow releases the GIL), as the contract checks do
-    cats = ["request_outcome", "assessment_outcome", "exception_20wk", "la_code"]
-    source = {c: records[c] for c in DATE_COLUMNS + cats}
-    for c, e in (encoded or {}).items():
-        if c in source and isinstance(e, Encoded) and len(e) == len(records):
-            source[c] = e
-    if len(records) >= PARALLEL_ROWS and any(not isinstance(v, Encoded) for v in source.values()):
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            day_jobs = {c: pool.submit(_day_table, source[c]) for c in DATE_COLUMNS}
-            cat_jobs = {c: pool.submit(_codes, source[c]) for c in cats}
-            tables = {c: j.result() for c, j in day_jobs.items()}
-            enc = {c: j.result() for c, j in cat_jobs.items()}
-    else:
-        tables = {c: _day_table(source[c]) for c in DATE_COLUMNS}
-        enc = {c: _codes(source[c]) for c in cats}
-    del source
-    n = len(records)
-    if cutoff is None:
-        latest = -(1 << 40)
-        for codes, days in tables.values():  # latest date any row holds
-            held = days[np.bincount(codes, minlength=len(days)) > 0] if n else days[:0]
-            held = held[held < NA_DAY]
-            if len(held):
-                latest = max(latest, int(held.max()))
-        if latest <= -(1 << 40):
-            raise ValueError("no dated records to count")
-        month = np.datetime64(latest, "D").astype("datetime64[M]")
-        cut = int(((month + np.timedelta64(1, "M")).astype("datetime64[D]")).astype(np.int64)) - 1
-    else:
-        cut = int(_to_day(cutoff).astype(np.int64))
-
-    # per distinct value: day numbers (events after the cut-off have not happened yet), the
-    # categories' meanings, each LA's rank
-    def censored(c: str) -> tuple[np.ndarray, np.ndarray]:
-        codes, days = tables[c]
-        return codes, np.where(days > cut, NA_DAY, days).astype(np.int32)
-
-    recv_c, recv_u = tables["request_received_date"]
-    dec_c, dec_u = censored("request_outcome_date")
-    a_date_c, a_date_u = censored("assessment_outcome_date")
-    plan_c, plan_u = censored("plan_issue_date")
-    scope_u = recv_u <= cut  # received on or before the cut-off
-    scope_held = scope_u & (np.bincount(recv_c, minlength=len(recv_u)) > 0)
-    if not scope_held.any():
-        raise ValueError(f"no request was received on or before the cut-off {_iso(cut)}")
-    r_codes, r_uniq = enc["request_outcome"]
-    a_codes, a_uniq = enc["assessment_outcome"]
-    x_codes, x_uniq = enc["exception_20wk"]
-    exc_u = np.isin(x_uniq.astype(str), ["1"])
-    closed_request_u = np.isin(r_uniq.astype(str), ["not_assess", "withdrawn"])
-    not_assess_u = np.isin(r_uniq.astype(str), ["not_assess"])
-    issued_u = np.isin(a_uniq.astype(str), ["issued"])
-    a_closes_u = np.isin(a_uniq.astype(str), ["not_issued", "withdrawn"])
-
-    l_codes, l_uniq = enc["la_code"]
-    order = np.argsort(l_uniq.astype(str))
-    codes = l_uniq[order].astype(str)
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order))
-    n_la = len(codes)
-
-    d_lo = int(recv_u[scope_held].min())
-    d_hi = cut + CLOCK_DAYS + 1
-    p_table = _period_of_month(_month_table(d_lo, d_hi), freq)
-
-    def period(d: np.ndarray) -> np.ndarray:
-        """Period index of day numbers (:data:`FAR` for NA or beyond the table)."""
-        ok = (d >= d_lo) & (d <= d_hi)
-        return np.where(ok, p_table[np.where(ok, d - d_lo, 0)], FAR).astype(np.int32)
-
-    p_recv_u = period(np.where(scope_u, recv_u, NA_DAY))
-    p_plan_u = period(plan_u)
-    due_u = recv_u + np.int32(CLOCK_DAYS)  # open past this day: can no longer be within 20 weeks
-    p_due_u = period(due_u)
-    overdue_at_cut_u = due_u <= cut
-    p_last = int(_period_of_month(_month_table(cut + 1, cut + 1)[0], freq)) - 1
-    p_lo = int(p_recv_u[scope_held].min())
-    if start is not None:
-        month = _to_day(start).astype("datetime64[M]").astype(np.int64)
-        p_first = int(_period_of_month(month, freq))
-    else:
-        p_first = p_lo
-    n_p = p_last - p_lo + 1
-    if n_p <= 0 or p_first > p_last:
-        raise ValueError(f"no complete {freq} between the first request and the cut-off")
-
-    cells = n_la * n_p
-    la_base_u = rank * np.int32(n_p)  # first cell of each LA
-
-    def cell(mask: np.ndarray, per: np.ndarray, la_base: np.ndarray) -> np.ndarray:
-        """LA x period cell of each record (``cells`` = outside: masked out or after the cut-off;
-        no event precedes the first request, so nothing falls before p_lo).  Reuses ``per``."""
-        per -= np.int32(p_lo)
-        outside = ~(mask & (per < n_p))
-        per += la_base
-        np.copyto(per, np.int32(cells), where=outside)
-        return per
-
-    # one pass over blocks of records (small temporaries); each count is a bincount over
-    # LA x period cells (x a code), summed over the blocks
-    plans = np.zeros((cells + 1) * 4, dtype=np.int64)  # x (within 20 weeks, exception)
-    requests = np.zeros((cells + 1) * 2, dtype=np.int64)  # x not_assess
-    closed, overdue, overdue_closed = (np.zeros(cells + 1, dtype=np.int64) for _ in range(3))
-    open_at_cutoff = open_over_20_weeks = records_counted = after_cutoff = 0
-    bad_plans = []
-    for lo in range(0, n, COUNT_BLOCK):
-        rows = slice(lo, min(n, lo + COUNT_BLOCK))
-        recv = recv_u[recv_c[rows]]
-        in_scope = scope_u[recv_c[rows]]
-        dec = dec_u[dec_c[rows]]
-        plan = plan_u[plan_c[rows]]
-        r_code, a_code = r_codes[rows], a_codes[rows]
-        closed_request = closed_request_u[r_code]
-        has_plan = in_scope & (plan < NA_DAY)
-        bad_plans.append(np.flatnonzero(has_plan & closed_request) + lo)
-        is_plan = has_plan & ~closed_request & issued_u[a_code]
-        within = is_plan & (plan - recv <= CLOCK_DAYS)
-        not_assess = in_scope & not_assess_u[r_code] & (dec < NA_DAY)
-        # closure: the first event that ends the case (NA_DAY = still open at the cut-off)
-        closure = np.full(len(recv), NA_DAY, dtype=np.int32)
-        np.copyto(closure, plan, where=is_plan)
-        a_date = a_date_u[a_date_c[rows]]
-        np.copyto(closure, a_date, where=(a_date < NA_DAY) & a_closes_u[a_code] & ~is_plan)
-        np.copyto(closure, dec, where=closed_request & (dec < NA_DAY))
-        due = due_u[recv_c[rows]]
-        la_base = la_base_u[l_codes[rows]]
-
-        flat = cell(is_plan, p_plan_u[plan_c[rows]], la_base)
-        flat *= 4
-        flat += within * np.int32(2) + exc_u[x_codes[rows]]
-        plans += np.bincount(flat, minlength=len(plans))
-        flat = cell(in_scope, p_recv_u[recv_c[rows]], la_base)
-        flat *= 2
-        flat += not_assess
-        requests += np.bincount(flat, minlength=len(requests))
-        # stocks at each period end by cumulative counts (closure >= receipt by the contract's
-        # chronology rule): open(p) = #received by the end of p - #closed by then;
-        # overdue(p) = #(received + 140 <= end of p) - #(max(received + 140, closure) <= end
-        # of p)
-        closed += np.bincount(cell(in_scope, period(closure), la_base), minlength=cells + 1)
-        overdue += np.bincount(cell(in_scope, p_due_u[recv_c[rows]], la_base), minlength=cells + 1)
-        late_close = period(np.maximum(due, closure))
-        overdue_closed += np.bincount(cell(in_scope, late_close, la_base), minlength=cells + 1)
-        still_open = in_scope & (closure == NA_DAY)
-        open_at_cutoff += int(still_open.sum())
-        open_over_20_weeks += int((still_open & overdue_at_cut_u[recv_c[rows]]).sum())
-        records_counted += int(in_scope.sum())
-        after_cutoff += int(((recv < NA_DAY) & ~in_scope).sum())
-
-    plans = plans[: cells * 4].reshape(n_la, n_p, 4)
-    requests = requests[: cells * 2].reshape(n_la, n_p, 2)
-    received = requests.sum(axis=2)
-    out = {
-        "plans_issued_den": plans.sum(axis=2),
-        "plans_issued_within_20_weeks": plans[..., 2] + plans[..., 3],
-        "plans_issued_den_ex": plans[..., 0] + plans[..., 2],
-        "plans_issued_20_weeks_ex": plans[..., 2],
-        "requests_received": received,
-        "requests_decided_not_to_assess": requests[..., 1],
-    }
-    closed, overdue, overdue_closed = (
-        v[:cells].reshape(n_la, n_p) for v in (closed, overdue, overdue_closed)
-    )
-    out["open_at_period_end"] = np.cumsum(received - closed, axis=1)
-    out["open_over_20_weeks_at_period_end"] = np.cumsum(overdue - overdue_closed, axis=1)
-    frame = pd.DataFrame({k: v.ravel() for k, v in out.items()})
-    frame.insert(0, "period", np.tile(np.arange(p_lo, p_lo + n_p), n_la))
-    frame.insert(0, "old_la_code", np.repeat(codes, n_p))
-    frame = frame[frame["period"] >= p_first].reset_index(drop=True)
+    tables, enc = _encode_columns(records, encoded)
+    cut = _cutoff_day(cutoff, tables, len(records))
+    grid, p_first, p_last = _grid(tables, enc, cut, freq, start)
+    lookups, la_codes = _lookups(tables, enc, cut, grid)
+    totals, bad_plans = {}, []
+    for lo in range(0, len(records), COUNT_BLOCK):  # blocks keep the temporaries small
+        b = {k: values[codes[lo : lo + COUNT_BLOCK]] for k, (codes, values) in lookups.items()}
+        has_plan = b["scope"] & (b["plan"] < NA_DAY)
+        bad_plans.append(np.flatnonzero(has_plan & b["closed_request"]) + lo)
+        b["is_plan"] = has_plan & ~b["closed_request"] & b["issued"]
+        for k, v in (_flow_counts(b, grid) | _stock_counts(b, grid)).items():
+            totals[k] = totals.get(k, 0) + v  # each count summed over the blocks
     facts = {
         "cutoff": dt.date.fromisoformat(_iso(cut)),
         "first_period": p_first,
         "last_period": p_last,
-        "open_at_cutoff": open_at_cutoff,
-        "open_over_20_weeks_at_cutoff": open_over_20_weeks,
-        "records_counted": records_counted,
+        "open_at_cutoff": totals["open_at_cutoff"],
+        "open_over_20_weeks_at_cutoff": totals["open_over_20_weeks_at_cutoff"],
+        "records_counted": totals["records_counted"],
         "plan_on_closed_request": np.concatenate(bad_plans) if bad_plans else np.array([], int),
-        "after_cutoff": after_cutoff,
+        "after_cutoff": totals["after_cutoff"],
     }
-    return frame, facts
+    return _counts_frame(totals, grid, la_codes, p_first), facts
 
 
 def _iso(day: int) -> str:
@@ -496,13 +512,60 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return text
 
 
+def _overall(column: str, rule: str, severity: str, value, message: str) -> Finding:
+    """A finding about all the files together (no one file or row)."""
+    return Finding("(all files)", None, column, rule, severity, str(value), message)
+
+
+def _accepted_records(results: list[ValidationResult], info: CasesInfo) -> tuple:
+    """(records, encodings) accepted in all files, each case_id's first copy; (None, {}) if none."""
+    cols = ["case_id", "la_code", "request_outcome", "assessment_outcome", "exception_20wk"]
+    accepted = [r for r in results if r.rows_accepted]
+    parts = [r.accepted[cols + DATE_COLUMNS] for r in accepted]
+    if not parts:
+        return None, {}
+    records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    # the encodings validation made (dates parsed once), stacked like the records
+    encoded = {
+        c: Encoded.concat([r.encoded[c] for r in accepted])
+        for c in DATE_COLUMNS + cols[1:]
+        if all(c in r.encoded for r in accepted)
+    }
+    if len(parts) > 1:
+        dup = records["case_id"].duplicated(keep="first").to_numpy()
+        if dup.any():
+            first = records["case_id"][dup].iloc[0]
+            text = f"{int(dup.sum())} case_id(s) appear in more than one file; only the first "
+            text += "copy is counted."
+            info.findings.append(
+                _overall("case_id", "duplicate_case_across_files", ERROR, first, text)
+            )
+            records = records[~dup]
+            encoded = {c: e.take(~dup) for c, e in encoded.items()}
+    return records, encoded
+
+
+def _report_counts(info: CasesInfo, records: pd.DataFrame, facts: dict) -> None:
+    """Put the facts of the counting on ``info``, with warnings on the records left out."""
+    bad, late, cut = facts["plan_on_closed_request"], facts["after_cutoff"], facts["cutoff"]
+    if len(bad):
+        text = f"{len(bad)} record(s) have a plan issue date although the request was refused "
+        text += "or withdrawn; these plans are not counted."
+        rule, first = "plan_on_refused_or_withdrawn_request", records["case_id"].iloc[bad[0]]
+        info.findings.append(_overall("plan_issue_date", rule, WARNING, first, text))
+    if late:
+        text = f"{late} request(s) were received after the cut-off {cut} and are not counted."
+        info.findings.append(_overall("request_received_date", "after_cutoff", WARNING, cut, text))
+    info.cutoff = cut
+    info.first_period = _label(facts["first_period"], info.freq)
+    info.last_period = _label(facts["last_period"], info.freq)
+    info.open_at_cutoff = facts["open_at_cutoff"]
+    info.open_over_20_weeks_at_cutoff = facts["open_over_20_weeks_at_cutoff"]
+    info.records_counted = facts["records_counted"]
+
+
 def cases_to_panel(
-    files_or_frames,
-    freq: str = "month",
-    cutoff=None,
-    *,
-    start=None,
-    geo: Geography | None = None,
+    files_or_frames, freq: str = "month", cutoff=None, *, start=None, geo: Geography | None = None
 ) -> tuple[pd.DataFrame, CasesInfo]:
     """Validate case-level files (paths) or frames and derive the area x period panel.
 
@@ -528,67 +591,9 @@ def cases_to_panel(
         else:
             results.append(validate_file(item, contract, geo))
     info = CasesInfo(results, freq, None)
-    cols = ["case_id", "la_code", "request_outcome", "assessment_outcome", "exception_20wk"]
-    accepted = [r for r in results if r.rows_accepted]
-    parts = [r.accepted[cols + DATE_COLUMNS] for r in accepted]
-    if not parts:
+    records, encoded = _accepted_records(results, info)
+    if records is None:
         return pd.DataFrame(columns=ID_COLUMNS + MEASURES + STOCKS), info
-    records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    # the encodings validation made (dates parsed once), stacked like the records
-    encoded = {
-        c: Encoded.concat([r.encoded[c] for r in accepted])
-        for c in DATE_COLUMNS + cols[1:]
-        if all(c in r.encoded for r in accepted)
-    }
-    if len(parts) > 1:
-        dup = records["case_id"].duplicated(keep="first").to_numpy()
-        if dup.any():
-            info.findings.append(
-                Finding(
-                    "(all files)",
-                    None,
-                    "case_id",
-                    "duplicate_case_across_files",
-                    ERROR,
-                    str(records["case_id"][dup].iloc[0]),
-                    f"{int(dup.sum())} case_id(s) appear in more than one file; only the first "
-                    "copy is counted.",
-                )
-            )
-            records = records[~dup]
-            encoded = {c: e.take(~dup) for c, e in encoded.items()}
     counts, facts = count_cases(records, freq=freq, cutoff=cutoff, start=start, encoded=encoded)
-    bad = facts["plan_on_closed_request"]
-    if len(bad):
-        info.findings.append(
-            Finding(
-                "(all files)",
-                None,
-                "plan_issue_date",
-                "plan_on_refused_or_withdrawn_request",
-                WARNING,
-                str(records["case_id"].iloc[bad[0]]),
-                f"{len(bad)} record(s) have a plan issue date although the request was refused "
-                "or withdrawn; these plans are not counted.",
-            )
-        )
-    if facts["after_cutoff"]:
-        info.findings.append(
-            Finding(
-                "(all files)",
-                None,
-                "request_received_date",
-                "after_cutoff",
-                WARNING,
-                str(facts["cutoff"]),
-                f"{facts['after_cutoff']} request(s) were received after the cut-off "
-                f"{facts['cutoff']} and are not counted.",
-            )
-        )
-    info.cutoff = facts["cutoff"]
-    info.first_period = _label(facts["first_period"], freq)
-    info.last_period = _label(facts["last_period"], freq)
-    info.open_at_cutoff = facts["open_at_cutoff"]
-    info.open_over_20_weeks_at_cutoff = facts["open_over_20_weeks_at_cutoff"]
-    info.records_counted = facts["records_counted"]
+    _report_counts(info, records, facts)
     return to_ees(counts, freq, geo), info

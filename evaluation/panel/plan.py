@@ -215,212 +215,25 @@ def _require(cond: bool, path: Path, key: str, rule: str) -> None:
 
 def load_plan(path: Path | str) -> Plan:
     """Read and validate a plan file."""
-    path = Path(path)
-    if not path.is_absolute() and not path.exists():
-        path = PROJECT_ROOT / path
-    if not path.exists():
-        raise PlanError(f"{path}: plan file not found.")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            raw = read_yaml(fh)
-        except yaml.YAMLError as exc:
-            raise PlanError(f"{path}: not valid YAML: {exc}") from None
-    _require(isinstance(raw, dict), path, "(top level)", "must be a mapping of keys to values")
-    for key in ["name", "pilots", "outcomes", "periods", "inference"]:
-        _require(key in raw, path, key, "is required")
+    path = _plan_path(path)
+    raw = _read_raw(path)
     data = raw.get("data", {}) or {}
-    frequency = raw.get("frequency", "year")
-    _require(
-        frequency in FREQUENCIES, path, "frequency", f"must be one of {', '.join(FREQUENCIES)}"
-    )
+    frequency = _frequency(raw, path)
     monthly = frequency == "month"
-    returns = data.get("returns") or {}
-    if monthly:
-        _require(
-            isinstance(returns, dict) and isinstance(returns.get("files"), list),
-            path,
-            "data.returns.files",
-            "a monthly plan lists its EES-layout return files here",
-        )
-        _require(
-            "sources" not in data,
-            path,
-            "data.sources",
-            "the public sources are annual; a monthly plan reads data.returns instead",
-        )
-    sources = [] if monthly else list(data.get("sources", list(SOURCES)))
-    for s in sources:
-        _require(
-            s in SOURCES,
-            path,
-            "data.sources",
-            f"unknown source '{s}' (known: {', '.join(SOURCES)})",
-        )
-    policy = (raw.get("geography") or {}).get("boundary_policy", "aggregate")
-    _require(
-        policy in {"aggregate", "exclude"},
-        path,
-        "geography.boundary_policy",
-        "must be 'aggregate' or 'exclude'",
-    )
-    pilots = []
-    for i, p in enumerate(raw["pilots"]):
-        key = f"pilots[{i}]"
-        for k in ["la_code", "la_name", "partnership", "start_date"]:
-            _require(k in p, path, f"{key}.{k}", "is required")
-        code = str(p["la_code"])
-        _require(
-            len(code) == 3 and code.isdigit(),
-            path,
-            f"{key}.la_code",
-            "must be a 3-digit DfE LA code",
-        )
-        start = p["start_date"]
-        if isinstance(start, str):
-            try:
-                start = dt.date.fromisoformat(start)
-            except ValueError:
-                raise PlanError(f"{path}: key '{key}.start_date': must be an ISO date") from None
-        _require(isinstance(start, dt.date), path, f"{key}.start_date", "must be an ISO date")
-        pilots.append(
-            Pilot(code, str(p["la_name"]), str(p["partnership"]), str(p.get("role", "")), start)
-        )
-    codes = [p.la_code for p in pilots]
-    _require(len(codes) == len(set(codes)), path, "pilots", "an LA is listed twice")
-    outcomes = []
-    for role in ["primary", "secondary"]:
-        for i, o in enumerate(raw["outcomes"].get(role, []) or []):
-            key = f"outcomes.{role}[{i}]"
-            _require(
-                o.get("name") in CATALOGUE,
-                path,
-                f"{key}.name",
-                f"unknown outcome '{o.get('name')}' (catalogue: {', '.join(CATALOGUE)})",
-            )
-            mid = o.get("minimum_important_difference")
-            _require(
-                isinstance(mid, (int, float)) and mid > 0,
-                path,
-                f"{key}.minimum_important_difference",
-                "must be a positive number",
-            )
-            outcomes.append(PlannedOutcome(o["name"], role, float(mid)))
-    _require(
-        any(o.role == "primary" for o in outcomes),
-        path,
-        "outcomes.primary",
-        "at least one primary outcome is required",
-    )
+    returns = _returns(data, path, monthly)
+    sources = _sources(data, path, monthly)
+    policy = _boundary_policy(raw, path)
+    pilots = _pilots(raw, path)
+    outcomes = _outcomes(raw, path)
     periods = raw["periods"]
-    if monthly:
-        pre = _month_span(periods.get("pre", []), path, "periods.pre")
-        post = _month_span(periods.get("post", []), path, "periods.post")
-    else:
-        pre, post = tuple(periods.get("pre", [])), tuple(periods.get("post", []))
-    for key, span in [("periods.pre", pre), ("periods.post", post)]:
-        _require(
-            len(span) == 2 and all(isinstance(y, int) for y in span) and span[0] <= span[1],
-            path,
-            key,
-            "must be [first_year, last_year]",
-        )
-    _require(pre[1] < post[0], path, "periods", "the pre-period must end before the post-period")
-    partial = list(periods.get("partially_treated", []) or [])
-    for i, p in enumerate(partial):
-        _require(
-            p.get("handling") in PARTIAL_HANDLING,
-            path,
-            f"periods.partially_treated[{i}].handling",
-            f"must be one of {sorted(PARTIAL_HANDLING)}",
-        )
-    if monthly:
-        normalised = []
-        for i, p in enumerate(partial):
-            key = f"periods.partially_treated[{i}].months"
-            lo, hi = _month_span(p.get("months", []), path, key)
-            normalised.append({**p, "periods": list(range(lo, hi + 1))})
-        partial = normalised
+    pre, post = _periods(periods, path, monthly)
+    partial = _partially_treated(periods, path, monthly)
     inference = raw["inference"]
-    alpha = inference.get("alpha", 0.05)
-    _require(
-        isinstance(alpha, float) and 0 < alpha < 0.5, path, "inference.alpha", "must be in (0, 0.5)"
-    )
-    seed = inference.get("seed")
-    _require(
-        isinstance(seed, int) and seed >= 0,
-        path,
-        "inference.seed",
-        "must be a non-negative integer",
-    )
-    _require(
-        inference.get("method") == "placebo_in_space",
-        path,
-        "inference.method",
-        "only 'placebo_in_space' is implemented for per-area reports",
-    )
-    threshold = (raw.get("disclosure") or {}).get("threshold", 10)
-    _require(
-        isinstance(threshold, int) and threshold >= 1,
-        path,
-        "disclosure.threshold",
-        "must be a positive integer",
-    )
-    pool = raw.get("comparison_pool") or {}
-    _require(
-        pool.get("include", "all_other_las") == "all_other_las",
-        path,
-        "comparison_pool.include",
-        "only 'all_other_las' is implemented",
-    )
-    alternatives = dict.fromkeys(ALTERNATIVES, True)
-    for key, value in (raw.get("alternatives") or {}).items():
-        _require(key in ALTERNATIVES, path, f"alternatives.{key}", f"must be one of {ALTERNATIVES}")
-        _require(isinstance(value, bool), path, f"alternatives.{key}", "must be true or false")
-        alternatives[key] = value
-    its_cfg = dict(raw.get("its") or {})
-    if monthly:
-        first = its_cfg.get("first_period", month_text(pre[0]))
-        try:
-            its_cfg["first_period"] = month_index(first)
-        except ValueError:
-            raise PlanError(f"{path}: key 'its.first_period': must be a month YYYY-MM") from None
-        _require(
-            its_cfg["first_period"] <= pre[0],
-            path,
-            "its.first_period",
-            "must be a month no later than the start of the pre-period",
-        )
-        its_cfg.setdefault("harmonics", 0)
-        its_cfg.setdefault("season_period", 12)
-        _require(
-            isinstance(its_cfg["harmonics"], int) and 0 <= its_cfg["harmonics"] <= 6,
-            path,
-            "its.harmonics",
-            "must be an integer from 0 (no seasonality) to 6 (Fourier pairs, period 12)",
-        )
-    else:
-        its_cfg.setdefault("first_year", pre[0])
-        _require(
-            isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] <= pre[0],
-            path,
-            "its.first_year",
-            "must be a year no later than the start of the pre-period",
-        )
-        its_cfg["first_period"] = its_cfg["first_year"]
-    its_cfg.setdefault("effects", "level")
-    its_cfg.setdefault("method", "ar1-reml")
-    _require(
-        its_cfg["effects"] in {"level", "level+slope"},
-        path,
-        "its.effects",
-        "must be 'level' or 'level+slope'",
-    )
-    _require(
-        its_cfg["method"] in {"ar1-reml", "ols-hac", "glsar", "ols"},
-        path,
-        "its.method",
-        "must be one of ar1-reml, ols-hac, glsar, ols",
-    )
+    alpha, seed = _inference(inference, path)
+    threshold = _disclosure_threshold(raw, path)
+    pool = _comparison_pool(raw, path)
+    alternatives = _alternatives(raw, path)
+    its_cfg = _its(raw, path, monthly, pre)
     return Plan(
         name=str(raw["name"]),
         title=str(raw.get("title", raw["name"])),
@@ -448,6 +261,303 @@ def load_plan(path: Path | str) -> Plan:
         synthetic=bool(raw.get("synthetic", False)),
         alternatives=alternatives,
     )
+
+
+# ---- load_plan steps, in the order their checks run -------------------------------------
+def _plan_path(path: Path | str) -> Path:
+    """The plan file's path: as given if it exists, else relative to the project root."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        path = PROJECT_ROOT / path
+    return path
+
+
+def _read_raw(path: Path) -> dict:
+    """Parse the plan's YAML and check it is a mapping with every required top-level key."""
+    if not path.exists():
+        raise PlanError(f"{path}: plan file not found.")
+    with open(path, encoding="utf-8") as fh:
+        try:
+            raw = read_yaml(fh)
+        except yaml.YAMLError as exc:
+            raise PlanError(f"{path}: not valid YAML: {exc}") from None
+    _require(isinstance(raw, dict), path, "(top level)", "must be a mapping of keys to values")
+    for key in ["name", "pilots", "outcomes", "periods", "inference"]:
+        _require(key in raw, path, key, "is required")
+    return raw
+
+
+def _frequency(raw: dict, path: Path) -> str:
+    """The plan's frequency ('year' by default), checked against :data:`FREQUENCIES`."""
+    frequency = raw.get("frequency", "year")
+    _require(
+        frequency in FREQUENCIES, path, "frequency", f"must be one of {', '.join(FREQUENCIES)}"
+    )
+    return frequency
+
+
+def _returns(data: dict, path: Path, monthly: bool) -> dict:
+    """``data.returns``; a monthly plan must list its return files and no public sources."""
+    returns = data.get("returns") or {}
+    if monthly:
+        _require(
+            isinstance(returns, dict) and isinstance(returns.get("files"), list),
+            path,
+            "data.returns.files",
+            "a monthly plan lists its EES-layout return files here",
+        )
+        _require(
+            "sources" not in data,
+            path,
+            "data.sources",
+            "the public sources are annual; a monthly plan reads data.returns instead",
+        )
+    return returns
+
+
+def _sources(data: dict, path: Path, monthly: bool) -> list[str]:
+    """The public sources an annual plan reads (all by default; none for a monthly plan)."""
+    sources = [] if monthly else list(data.get("sources", list(SOURCES)))
+    for s in sources:
+        _require(
+            s in SOURCES,
+            path,
+            "data.sources",
+            f"unknown source '{s}' (known: {', '.join(SOURCES)})",
+        )
+    return sources
+
+
+def _boundary_policy(raw: dict, path: Path) -> str:
+    """``geography.boundary_policy``: 'aggregate' (the default) or 'exclude'."""
+    policy = (raw.get("geography") or {}).get("boundary_policy", "aggregate")
+    _require(
+        policy in {"aggregate", "exclude"},
+        path,
+        "geography.boundary_policy",
+        "must be 'aggregate' or 'exclude'",
+    )
+    return policy
+
+
+def _pilots(raw: dict, path: Path) -> list[Pilot]:
+    """The pilot LAs, each validated, with no LA listed twice."""
+    pilots = [_pilot(p, f"pilots[{i}]", path) for i, p in enumerate(raw["pilots"])]
+    codes = [p.la_code for p in pilots]
+    _require(len(codes) == len(set(codes)), path, "pilots", "an LA is listed twice")
+    return pilots
+
+
+def _pilot(p: dict, key: str, path: Path) -> Pilot:
+    """One pilot entry: its required keys, a 3-digit LA code and an ISO start date."""
+    for k in ["la_code", "la_name", "partnership", "start_date"]:
+        _require(k in p, path, f"{key}.{k}", "is required")
+    code = str(p["la_code"])
+    _require(
+        len(code) == 3 and code.isdigit(),
+        path,
+        f"{key}.la_code",
+        "must be a 3-digit DfE LA code",
+    )
+    start = _start_date(p["start_date"], path, f"{key}.start_date")
+    return Pilot(code, str(p["la_name"]), str(p["partnership"]), str(p.get("role", "")), start)
+
+
+def _start_date(start, path: Path, key: str) -> dt.date:
+    """A pilot's start date: a date, or a string parsed as an ISO date."""
+    if isinstance(start, str):
+        try:
+            start = dt.date.fromisoformat(start)
+        except ValueError:
+            raise PlanError(f"{path}: key '{key}': must be an ISO date") from None
+    _require(isinstance(start, dt.date), path, key, "must be an ISO date")
+    return start
+
+
+def _outcomes(raw: dict, path: Path) -> list[PlannedOutcome]:
+    """The primary then secondary outcomes, from the catalogue, with at least one primary."""
+    outcomes = []
+    for role in ["primary", "secondary"]:
+        for i, o in enumerate(raw["outcomes"].get(role, []) or []):
+            outcomes.append(_outcome(o, role, f"outcomes.{role}[{i}]", path))
+    _require(
+        any(o.role == "primary" for o in outcomes),
+        path,
+        "outcomes.primary",
+        "at least one primary outcome is required",
+    )
+    return outcomes
+
+
+def _outcome(o: dict, role: str, key: str, path: Path) -> PlannedOutcome:
+    """One planned outcome: a catalogue name and a positive minimum important difference."""
+    _require(
+        o.get("name") in CATALOGUE,
+        path,
+        f"{key}.name",
+        f"unknown outcome '{o.get('name')}' (catalogue: {', '.join(CATALOGUE)})",
+    )
+    mid = o.get("minimum_important_difference")
+    _require(
+        isinstance(mid, (int, float)) and mid > 0,
+        path,
+        f"{key}.minimum_important_difference",
+        "must be a positive number",
+    )
+    return PlannedOutcome(o["name"], role, float(mid))
+
+
+def _periods(periods: dict, path: Path, monthly: bool) -> tuple[tuple, tuple]:
+    """The pre- and post-period spans (years, or month indices), the pre ending first."""
+    if monthly:
+        pre = _month_span(periods.get("pre", []), path, "periods.pre")
+        post = _month_span(periods.get("post", []), path, "periods.post")
+    else:
+        pre, post = tuple(periods.get("pre", [])), tuple(periods.get("post", []))
+    for key, span in [("periods.pre", pre), ("periods.post", post)]:
+        _require(
+            len(span) == 2 and all(isinstance(y, int) for y in span) and span[0] <= span[1],
+            path,
+            key,
+            "must be [first_year, last_year]",
+        )
+    _require(pre[1] < post[0], path, "periods", "the pre-period must end before the post-period")
+    return pre, post
+
+
+def _partially_treated(periods: dict, path: Path, monthly: bool) -> list[dict]:
+    """The partially treated entries, each with a valid handling (monthly: with ``periods``)."""
+    partial = list(periods.get("partially_treated", []) or [])
+    for i, p in enumerate(partial):
+        _require(
+            p.get("handling") in PARTIAL_HANDLING,
+            path,
+            f"periods.partially_treated[{i}].handling",
+            f"must be one of {sorted(PARTIAL_HANDLING)}",
+        )
+    if monthly:
+        normalised = []
+        for i, p in enumerate(partial):
+            key = f"periods.partially_treated[{i}].months"
+            lo, hi = _month_span(p.get("months", []), path, key)
+            normalised.append({**p, "periods": list(range(lo, hi + 1))})
+        partial = normalised
+    return partial
+
+
+def _inference(inference: dict, path: Path) -> tuple:
+    """(alpha, seed) of the ``inference`` section, whose method must be placebo in space."""
+    alpha = inference.get("alpha", 0.05)
+    _require(
+        isinstance(alpha, float) and 0 < alpha < 0.5, path, "inference.alpha", "must be in (0, 0.5)"
+    )
+    seed = inference.get("seed")
+    _require(
+        isinstance(seed, int) and seed >= 0,
+        path,
+        "inference.seed",
+        "must be a non-negative integer",
+    )
+    _require(
+        inference.get("method") == "placebo_in_space",
+        path,
+        "inference.method",
+        "only 'placebo_in_space' is implemented for per-area reports",
+    )
+    return alpha, seed
+
+
+def _disclosure_threshold(raw: dict, path: Path) -> int:
+    """``disclosure.threshold`` (10 by default), a positive integer."""
+    threshold = (raw.get("disclosure") or {}).get("threshold", 10)
+    _require(
+        isinstance(threshold, int) and threshold >= 1,
+        path,
+        "disclosure.threshold",
+        "must be a positive integer",
+    )
+    return threshold
+
+
+def _comparison_pool(raw: dict, path: Path) -> dict:
+    """The ``comparison_pool`` section; only 'all_other_las' may be included."""
+    pool = raw.get("comparison_pool") or {}
+    _require(
+        pool.get("include", "all_other_las") == "all_other_las",
+        path,
+        "comparison_pool.include",
+        "only 'all_other_las' is implemented",
+    )
+    return pool
+
+
+def _alternatives(raw: dict, path: Path) -> dict:
+    """Which alternative estimators are shown (all by default), each switched true or false."""
+    alternatives = dict.fromkeys(ALTERNATIVES, True)
+    for key, value in (raw.get("alternatives") or {}).items():
+        _require(key in ALTERNATIVES, path, f"alternatives.{key}", f"must be one of {ALTERNATIVES}")
+        _require(isinstance(value, bool), path, f"alternatives.{key}", "must be true or false")
+        alternatives[key] = value
+    return alternatives
+
+
+def _its(raw: dict, path: Path, monthly: bool, pre: tuple) -> dict:
+    """The ``its`` settings with defaults filled in, its first period and its model checked."""
+    its_cfg = dict(raw.get("its") or {})
+    if monthly:
+        _its_monthly_start(its_cfg, path, pre)
+    else:
+        _its_annual_start(its_cfg, path, pre)
+    its_cfg.setdefault("effects", "level")
+    its_cfg.setdefault("method", "ar1-reml")
+    _require(
+        its_cfg["effects"] in {"level", "level+slope"},
+        path,
+        "its.effects",
+        "must be 'level' or 'level+slope'",
+    )
+    _require(
+        its_cfg["method"] in {"ar1-reml", "ols-hac", "glsar", "ols"},
+        path,
+        "its.method",
+        "must be one of ar1-reml, ols-hac, glsar, ols",
+    )
+    return its_cfg
+
+
+def _its_monthly_start(its_cfg: dict, path: Path, pre: tuple) -> None:
+    """Monthly ITS: set ``first_period`` (a month index) and the seasonality defaults."""
+    first = its_cfg.get("first_period", month_text(pre[0]))
+    try:
+        its_cfg["first_period"] = month_index(first)
+    except ValueError:
+        raise PlanError(f"{path}: key 'its.first_period': must be a month YYYY-MM") from None
+    _require(
+        its_cfg["first_period"] <= pre[0],
+        path,
+        "its.first_period",
+        "must be a month no later than the start of the pre-period",
+    )
+    its_cfg.setdefault("harmonics", 0)
+    its_cfg.setdefault("season_period", 12)
+    _require(
+        isinstance(its_cfg["harmonics"], int) and 0 <= its_cfg["harmonics"] <= 6,
+        path,
+        "its.harmonics",
+        "must be an integer from 0 (no seasonality) to 6 (Fourier pairs, period 12)",
+    )
+
+
+def _its_annual_start(its_cfg: dict, path: Path, pre: tuple) -> None:
+    """Annual ITS: check ``first_year`` (default: the pre-period start); it is the first period."""
+    its_cfg.setdefault("first_year", pre[0])
+    _require(
+        isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] <= pre[0],
+        path,
+        "its.first_year",
+        "must be a year no later than the start of the pre-period",
+    )
+    its_cfg["first_period"] = its_cfg["first_year"]
 
 
 def _data_path(value) -> Path:
