@@ -23,7 +23,7 @@ import argparse
 import sys
 
 from evaluation.cli import areas, cases, demo_data, did, its, power, report, validate
-from evaluation.cli.common import EXIT_DATA, EXIT_PLAN, EXIT_RENDER, EXIT_USAGE
+from evaluation.cli.common import EXIT_DATA, EXIT_PLAN, EXIT_RENDER, EXIT_USAGE, error
 
 __all__ = ["EXIT_DATA", "EXIT_PLAN", "EXIT_RENDER", "EXIT_USAGE", "build_parser", "main"]
 
@@ -50,14 +50,11 @@ def run_with_exit_codes(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except AreaNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(exc), EXIT_USAGE)
     except PlanError as exc:
-        print(f"error: invalid evaluation plan: {exc}", file=sys.stderr)
-        return EXIT_PLAN
+        return error(f"invalid evaluation plan: {exc}", EXIT_PLAN)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DATA
+        return error(str(exc), EXIT_DATA)
 
 
 def main(argv: list[str] | None = None) -> int:

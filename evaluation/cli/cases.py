@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from evaluation.cli.common import EXIT_USAGE, add_quarantine_dir_option
+from evaluation.cli.common import EXIT_USAGE, add_quarantine_dir_option, error
 
 # evaluation.panel.cases.FREQS, repeated so that building the parser needs no pandas (a test
 # checks that the two agree)
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         cutoff, start = cutoff_and_start(args)
         panel, info = cases_to_panel(args.files, args.freq, cutoff, start=start)
     except (ReadError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(exc), EXIT_USAGE)
     for result in info.results:
         print(result.summary(), file=sys.stderr)
         written = result.write_quarantine(args.quarantine_dir)

@@ -48,6 +48,12 @@ def add_json_option(parser: argparse.ArgumentParser, help_text: str = JSON_HELP)
     parser.add_argument("--json", action="store_true", help=help_text)
 
 
+def error(message: str, code: int) -> int:
+    """Print ``error: message`` on stderr (one line, no traceback) and return the exit code."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def read_data_csv(path: str):
     """The analyst's CSV as a DataFrame, or None after saying on stderr why it cannot be read
     (the caller then exits with ``EXIT_DATA``)."""

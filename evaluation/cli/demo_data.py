@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evaluation.cli.common import EXIT_USAGE
+from evaluation.cli.common import EXIT_USAGE, error
 from evaluation.config import PROJECT_ROOT
 
 DEPRECATED_ALIAS = "synth"
@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
             geo=geo,
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(exc), EXIT_USAGE)
     paths = write_synthetic(result, args.out, args.name)
     s = result.settings
     print(

@@ -4,13 +4,13 @@ panel CSV (one row per unit and period), printed as a text summary or one JSON o
 from __future__ import annotations
 
 import argparse
-import sys
 
 from evaluation.cli.common import (
     EXIT_DATA,
     EXIT_USAGE,
     add_alpha_option,
     add_json_option,
+    error,
     print_json,
     read_data_csv,
 )
@@ -43,6 +43,13 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
+# the options passed on to evaluation.designs.did.estimate, under the same names
+ESTIMATE_OPTIONS = (
+    "unit", "time", "outcome", "first_treated", "method", "inference", "weights", "cluster",
+    "control", "seed", "alpha", "n_boot", "n_perm",
+)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     from evaluation.designs.did import DidUsageError, estimate, payload
 
@@ -50,28 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if data is None:
         return EXIT_DATA
     try:
-        res = estimate(
-            data,
-            unit=args.unit,
-            time=args.time,
-            outcome=args.outcome,
-            first_treated=args.first_treated,
-            method=args.method,
-            inference=args.inference,
-            weights=args.weights,
-            cluster=args.cluster,
-            control=args.control,
-            seed=args.seed,
-            alpha=args.alpha,
-            n_boot=args.n_boot,
-            n_perm=args.n_perm,
-        )
+        res = estimate(data, **{name: getattr(args, name) for name in ESTIMATE_OPTIONS})
     except DidUsageError as exc:
-        print(f"error: {args.data}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(f"{args.data}: {exc}", EXIT_USAGE)
     except ValueError as exc:
-        print(f"error: {args.data}: {exc}", file=sys.stderr)
-        return EXIT_DATA
+        return error(f"{args.data}: {exc}", EXIT_DATA)
     if args.json:
         print_json(payload(res))
     else:

@@ -4,13 +4,13 @@ as a text summary or as one JSON object (:func:`its_payload`)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from evaluation.cli.common import (
     EXIT_DATA,
     EXIT_USAGE,
     add_alpha_option,
     add_json_option,
+    error,
     print_json,
     read_data_csv,
 )
@@ -166,8 +166,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ItsUsageError(str(exc)) from exc
     except ItsUsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(exc), EXIT_USAGE)
     payload = its_payload(res)
     if args.control_col:
         payload["controlled"] = {

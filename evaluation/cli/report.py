@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evaluation.cli.common import EXIT_RENDER, add_plan_option, add_plan_seed_option
+from evaluation.cli.common import EXIT_RENDER, add_plan_option, add_plan_seed_option, error
 
 
 def register(subparsers) -> None:
@@ -28,8 +28,7 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         rendered = render_area(args.area, args.plan, seed=args.seed)
     except ReportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_RENDER
+        return error(str(exc), EXIT_RENDER)
     print(f"Report for {rendered.area}: {rendered.html}")
     print(f"Results: {rendered.results}")
     return 0

@@ -68,19 +68,26 @@ def area_event_study(units: pd.DataFrame, spec: AreaSpec) -> EstimationResult:
     outcome = spec.outcome
     es = event_study_one_treated(
         units,
-        unit="unit_id",
-        time=spec.time,
-        outcome=outcome.name,
-        treated=spec.code,
+        **_area_kw(spec),
         start=spec.start,
         pool=spec.pool,
         numerator=outcome.numerator,
         denominator=outcome.denominator,
         exclude=spec.plan.excluded_periods,
-        alpha=spec.plan.alpha,
     )
     es.unit = outcome.unit
     return es
+
+
+def _area_kw(spec: AreaSpec) -> dict:
+    """The arguments every per-area estimator shares: columns, the area, the level."""
+    return dict(
+        unit="unit_id",
+        time=spec.time,
+        outcome=spec.outcome.name,
+        treated=spec.code,
+        alpha=spec.plan.alpha,
+    )
 
 
 def area_synthetic_control(units: pd.DataFrame, spec: AreaSpec) -> EstimationResult:
@@ -108,18 +115,14 @@ def area_synthetic_did(units: pd.DataFrame, spec: AreaSpec) -> EstimationResult:
 
 def _synthetic_kw(spec: AreaSpec) -> dict:
     plan = spec.plan
-    return dict(
-        unit="unit_id",
-        time=spec.time,
-        outcome=spec.outcome.name,
-        treated=spec.code,
-        pre=plan.pre_years,
-        post=plan.post_years,
-        donors=spec.pool,
-        alpha=plan.alpha,
-        outcome_label=spec.outcome.name,
-        unit_label=spec.outcome.unit,
-    )
+    return {
+        **_area_kw(spec),
+        "pre": plan.pre_years,
+        "post": plan.post_years,
+        "donors": spec.pool,
+        "outcome_label": spec.outcome.name,
+        "unit_label": spec.outcome.unit,
+    }
 
 
 def _checked_synthetic(res: EstimationResult, units: pd.DataFrame, spec: AreaSpec):

@@ -163,36 +163,23 @@ def fit_synthetic_did(data, spec: DidSpec) -> EstimationResult:
     return synthetic_did(data, **_synthetic_kw(data, spec))
 
 
+def _columns(spec: DidSpec, *options: str) -> dict:
+    """The panel's column names and the named options of ``spec``, as keyword arguments."""
+    names = ("unit", "time", "outcome", "first_treated", *options)
+    return {name: getattr(spec, name) for name in names}
+
+
 def fit_callaway_santanna(data, spec: DidSpec) -> EstimationResult:
     from evaluation.models.callaway_santanna import callaway_santanna
 
-    return callaway_santanna(
-        data,
-        unit=spec.unit,
-        time=spec.time,
-        outcome=spec.outcome,
-        first_treated=spec.first_treated,
-        control=spec.control,
-        alpha=spec.alpha,
-        seed=spec.seed,
-        cluster=spec.cluster,
-        weights=spec.weights,
-    )
+    kw = _columns(spec, "control", "alpha", "seed", "cluster", "weights")
+    return callaway_santanna(data, **kw)
 
 
 def fit_imputation(data, spec: DidSpec) -> EstimationResult:
     from evaluation.models.imputation_did import imputation_did
 
-    return imputation_did(
-        data,
-        unit=spec.unit,
-        time=spec.time,
-        outcome=spec.outcome,
-        first_treated=spec.first_treated,
-        cluster=spec.cluster_col,
-        weights=spec.weights,
-        alpha=spec.alpha,
-    )
+    return imputation_did(data, **_columns(spec, "weights", "alpha"), cluster=spec.cluster_col)
 
 
 def fit_twfe(data, spec: DidSpec) -> EstimationResult:
@@ -229,15 +216,7 @@ def fit_event_study(data, spec: DidSpec) -> EstimationResult:
 
 
 def _fe_kw(spec: DidSpec) -> dict:
-    return dict(
-        unit=spec.unit,
-        time=spec.time,
-        outcome=spec.outcome,
-        first_treated=spec.first_treated,
-        weights=spec.weights,
-        cluster=spec.cluster_col,
-        alpha=spec.alpha,
-    )
+    return {**_columns(spec, "weights", "alpha"), "cluster": spec.cluster_col}
 
 
 def _one_treated(data, spec: DidSpec, event: bool) -> EstimationResult:

@@ -322,6 +322,9 @@ def programme_robustness(
     return {e.key: e.runner("programme")(d, spec) for e in estimators("programme")}
 
 
+LA_YEAR = {"unit": "unit_id", "time": "year"}  # the columns of programme_panel's frame
+
+
 @dataclass(frozen=True)
 class ProgrammeSpec:
     """What every programme robustness runner receives (``d`` is :func:`programme_panel`'s
@@ -345,8 +348,7 @@ def programme_twfe_wild(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationResul
 
     res = twfe(
         d,
-        unit="unit_id",
-        time="year",
+        **LA_YEAR,
         outcome=spec.outcome,
         first_treated="first_treated",
         weights=spec.denominator,
@@ -372,8 +374,7 @@ def programme_conley_taber(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationRe
 
     ct = conley_taber(
         d,
-        unit="unit_id",
-        time="year",
+        **LA_YEAR,
         outcome=spec.outcome,
         treated_units=sorted(d.loc[d["pilot"] == 1, "unit_id"].unique()),
         pre=spec.pre,
@@ -393,8 +394,7 @@ def programme_binomial_fe(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationRes
 
     glm = binomial_fe(
         d,
-        unit="unit_id",
-        time="year",
+        **LA_YEAR,
         successes=spec.numerator,
         trials=spec.denominator,
         first_treated="first_treated",

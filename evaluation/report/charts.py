@@ -31,6 +31,19 @@ GREY = "#707070"
 WIDTH = 7.5  # inches; every report chart has the page's width
 
 
+def _start_label(ax, x: float, ev: AreaEvaluation) -> None:
+    """'programme starts (Mon YYYY)' at the top of the plot, at ``x`` in data units."""
+    ax.text(
+        x,
+        0.98,
+        f"programme starts\n({ev.start_date:%b %Y})",
+        transform=ax.get_xaxis_transform(),
+        va="top",
+        fontsize=8,
+        color=GREY,
+    )
+
+
 def new_figure(height: float, right: float = 0.3, bottom: float = 0.55):
     """A report chart with fixed margins (inches; left 0.8 for tick labels and the axis label,
     top 0.4 for the title).  Saving it then takes one drawing pass instead of the three that
@@ -137,15 +150,7 @@ def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, 
     start_year = ev.start_date.year
     ax.axvspan(start_year - 0.5, start_year + 0.5, color="#DDDDDD", zorder=0)
     ax.axvline(start_year + (ev.start_date.month - 1) / 12 - 0.5, color=GREY, ls="--", lw=1)
-    ax.text(
-        start_year + 0.55,
-        0.98,
-        f"programme starts\n({ev.start_date:%b %Y})",
-        transform=ax.get_xaxis_transform(),
-        va="top",
-        fontsize=8,
-        color=GREY,
-    )
+    _start_label(ax, start_year + 0.55, ev)
     ax.plot(years, area.values, marker="o", color=AREA_COLOUR, lw=2, label=ev.name)
     ax.plot(
         years,
@@ -195,15 +200,7 @@ def _monthly_comparison_chart(ev, o, periods, area, comp) -> tuple[plt.Figure, s
     start = ev.start_period
     ax.axvline(start - 0.5, color=GREY, ls="--", lw=1)
     spans = _partial_spans(ev)
-    ax.text(
-        max([start - 0.4] + [hi + 0.3 for _, hi, _ in spans]),
-        0.98,
-        f"programme starts\n({ev.start_date:%b %Y})",
-        transform=ax.get_xaxis_transform(),
-        va="top",
-        fontsize=8,
-        color=GREY,
-    )
+    _start_label(ax, max([start - 0.4] + [hi + 0.3 for _, hi, _ in spans]), ev)
     ax.plot(periods, area.values, color=AREA_COLOUR, lw=1.8, label=ev.name)
     ax.plot(
         periods, comp.values, color=COMPARISON_COLOUR, lw=1.8, label="Comparison areas (combined)"
