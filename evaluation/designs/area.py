@@ -15,11 +15,12 @@ from pathlib import Path
 from evaluation.config import slugify
 from evaluation.designs.area_alternatives import area_alternatives
 from evaluation.designs.area_disclosure import apply_disclosure
+from evaluation.designs.area_headline import headline_did
 from evaluation.designs.area_its import area_its
 from evaluation.designs.area_result import AreaEvaluation, OutcomeResult
-from evaluation.designs.area_sample import area_periods, comparison_pool
+from evaluation.designs.area_sample import comparison_pool
+from evaluation.designs.pooling import pooled_effects
 from evaluation.io.geography import Geography, load_geography
-from evaluation.models.did_one_treated import did_one_treated
 from evaluation.panel.build import Panel, panel_for_plan
 from evaluation.panel.cache import read_pickle, write_pickle
 from evaluation.panel.outcomes import CATALOGUE
@@ -64,31 +65,7 @@ def evaluate_area(
     results = []
     for planned in plan.outcomes:
         outcome = CATALOGUE[planned.name]
-        pre, post, dropped = area_periods(panel, plan, code, outcome)
-        res = did_one_treated(
-            panel.units,
-            unit="unit_id",
-            time=panel.time,
-            outcome=outcome.name,
-            treated=code,
-            pre=pre,
-            post=post,
-            pool=pool,
-            numerator=outcome.numerator,
-            denominator=outcome.denominator,
-            weighting="pooled",
-            alpha=plan.alpha,
-            outcome_label=outcome.name,
-            bounds=(0.0, 100.0),
-        )
-        res.unit = outcome.unit
-        if dropped:
-            res.diagnostics["periods_without_data"] = [plan.period_label(t) for t in dropped]
-            res.conventions["periods"] = (
-                f"{len(dropped)} planned {plan.period_word}(s) left out because this area had "
-                f"no {outcome.denominator} (the rate is undefined): "
-                + ", ".join(plan.period_label(t) for t in dropped)
-            )
+        res = headline_did(panel, plan, code, pool, outcome)
         alternatives = area_alternatives(panel, plan, code, pool, outcome, start)
         results.append(OutcomeResult(planned, outcome, res, alternatives))
     its_results = area_its(
@@ -102,6 +79,7 @@ def evaluate_area(
     )
     name = geo.name_for_code(code) or pilot.la_name
     for o in results:
+        o.pooled = pooled_effects(panel, plan, o.outcome.name).for_area(code)
         apply_disclosure(o, its_results, panel, code, plan.disclosure_threshold)
     return AreaEvaluation(
         la_code=code,

@@ -49,6 +49,12 @@ def apply_disclosure(
             res.conventions["bounds"] = (
                 "not applied: the bound would reveal a value withheld to protect small numbers"
             )
+    pooled = o.pooled or {}
+    if "interval_before_bounds" in pooled and set(o.result.post_periods) & hidden:
+        pooled["ci_low"], pooled["ci_high"] = pooled.pop("interval_before_bounds")
+        pooled["conventions"]["bounds"] = (
+            "not applied: the bound would reveal a value withheld to protect small numbers"
+        )
     es = o.alternatives.get("event_study")
     if es is not None:
         ref = es.diagnostics.get("reference_period")

@@ -42,6 +42,7 @@ class OutcomeResult:
     suppressed: set = field(default_factory=set)  # periods withheld by disclosure control
     suppression: dict = field(default_factory=dict)  # period -> "primary" / "secondary"
     withheld: dict = field(default_factory=dict)  # estimator -> why it is not published
+    pooled: dict | None = None  # robust EBCI across the pilots (designs/pooling.py)
 
     @property
     def pre_trend(self) -> dict | None:
@@ -76,6 +77,7 @@ class OutcomeResult:
             "conventions": r["conventions"],
             "diagnostics": r["diagnostics"],
             "pre_trend_test": self.pre_trend,
+            "pooled": json_safe(self.pooled),
             "disclosure": {
                 "suppressed_periods": sorted(str(k) for k in self.suppressed),
                 "why": dict(self.suppression),

@@ -130,5 +130,24 @@ def mid_judgement(o: OutcomeResult) -> str:
     )
 
 
+def pooled_sentence(ev: AreaEvaluation, o: OutcomeResult) -> str:
+    """The area's effect after borrowing strength from the other pilots (robust EBCI)."""
+    p = o.pooled
+    if not p:
+        return ""
+    dp, unit = o.outcome.decimals, o.outcome.unit
+    level = round(100 * p["confidence_level"])
+    pulled = round(100 * (1 - p["shrinkage"]))
+    return (
+        f"Borrowing strength from the other pilots: with all {p['n_areas']} pilot areas taken "
+        f"together, {ev.name}'s estimate becomes {fmt(p['shrunk'], dp)} {unit} ({level}% "
+        f"interval {fmt(p['ci_low'], dp)} to {fmt(p['ci_high'], dp)}). This pulls each "
+        f"area's estimate toward the average of the pilots ({fmt(p['pilots_mean'], dp)} "
+        f"{unit}), more strongly the less precise it is: here {pulled}% of the way. Such "
+        f"intervals contain the true effect in {level}% of the pilot areas on average, not "
+        "necessarily in this one."
+    )
+
+
 def escape(text: str) -> str:
     return html.escape(text, quote=True)

@@ -14,7 +14,15 @@ from evaluation.report.charts import (
     synthetic_chart,
 )
 from evaluation.report.sections.headline import pre_trend_caveat
-from evaluation.report.text import bounds_note, escape, fmt, headline, mid_judgement, span
+from evaluation.report.text import (
+    bounds_note,
+    escape,
+    fmt,
+    headline,
+    mid_judgement,
+    pooled_sentence,
+    span,
+)
 
 
 def outcome_section(ev: AreaEvaluation, index: int) -> str:
@@ -37,13 +45,17 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
         f"<h2>{escape(o.outcome.label)}</h2>"
         f"<p>{escape(o.outcome.description)}</p>"
         f"<p><strong>{escape(headline(ev, o))}</strong></p>{pre_trend_caveat(o)}"
-        f"<p>{escape(mid_judgement(o))}</p>"
+        f"<p>{escape(mid_judgement(o))}</p>{_paragraph(pooled_sentence(ev, o))}"
         f"<h3>{escape(ev.name)} and the comparison areas over time</h3>{chart}"
         f"<details><summary>The same data as a table</summary>{table}</details>"
         f"<h3>How unusual is this change?</h3>{pchart}"
         f"<p>Based on {r.n_comparison_units} comparison areas.</p>{excl}"
         f"{event_study_block(ev, o)}{synthetic_block(ev, o)}"
     )
+
+
+def _paragraph(text: str) -> str:
+    return f"<p>{escape(text)}</p>" if text else ""
 
 
 def _prefixed(sentence: str) -> str:
