@@ -1,7 +1,7 @@
 """Command line: ``python -m evaluation <command>``, one argparse tree.
 
 Each command lives in its own module (``areas``, ``report`` (report and reports), ``validate``,
-``its``, ``did``, ``cases``, ``demo_data`` (demo-data, and its deprecated alias synth),
+``its``, ``did``, ``pool``, ``cases``, ``demo_data`` (demo-data, and its deprecated alias synth),
 ``power``) with ``register(subparsers)``, which adds the command's parser, and a ``run(args)``
 returning the exit code.  Options several commands share are defined once in
 :mod:`evaluation.cli.common`.  Heavy imports happen inside the ``run`` functions, so
@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evaluation.cli import areas, cases, demo_data, did, its, power, report, validate
+from evaluation.cli import areas, cases, demo_data, did, its, pool, power, report, validate
 from evaluation.cli.common import EXIT_DATA, EXIT_PLAN, EXIT_RENDER, EXIT_USAGE, error
 
 __all__ = ["EXIT_DATA", "EXIT_PLAN", "EXIT_RENDER", "EXIT_USAGE", "build_parser", "main"]
 
 # in the order of ``--help``
-COMMAND_MODULES = (areas, report, validate, its, did, cases, demo_data, power)
+COMMAND_MODULES = (areas, report, validate, its, did, pool, cases, demo_data, power)
 
 
 def build_parser() -> argparse.ArgumentParser:
