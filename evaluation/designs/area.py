@@ -19,6 +19,7 @@ from evaluation.designs.area_headline import headline_did
 from evaluation.designs.area_its import area_its
 from evaluation.designs.area_result import AreaEvaluation, OutcomeResult
 from evaluation.designs.area_sample import comparison_pool
+from evaluation.designs.multiplicity import area_romano_wolf
 from evaluation.designs.pooling import pooled_effects
 from evaluation.io.geography import Geography, load_geography
 from evaluation.panel.build import Panel, panel_for_plan
@@ -78,8 +79,11 @@ def evaluate_area(
         plan.seed if seed is None else int(seed),
     )
     name = geo.name_for_code(code) or pilot.la_name
+    adjusted = area_romano_wolf({o.outcome.name: o.result for o in results})
     for o in results:
         o.pooled = pooled_effects(panel, plan, o.outcome.name).for_area(code)
+        if o.outcome.name in adjusted:
+            o.p_value_romano_wolf = max(adjusted[o.outcome.name], o.result.p_value)
         apply_disclosure(o, its_results, panel, code, plan.disclosure_threshold)
     return AreaEvaluation(
         la_code=code,

@@ -43,6 +43,7 @@ class OutcomeResult:
     suppression: dict = field(default_factory=dict)  # period -> "primary" / "secondary"
     withheld: dict = field(default_factory=dict)  # estimator -> why it is not published
     pooled: dict | None = None  # robust EBCI across the pilots (designs/pooling.py)
+    p_value_romano_wolf: float | None = None  # adjusted over the plan's outcomes
 
     @property
     def pre_trend(self) -> dict | None:
@@ -68,6 +69,7 @@ class OutcomeResult:
             "ci_high": r["ci_high"],
             "confidence_level": r["confidence_level"],
             "p_value": r["p_value"],
+            "p_value_romano_wolf": json_safe(self.p_value_romano_wolf),
             "se": r["se"],
             "unit": self.outcome.unit,
             "inference": r["inference"],

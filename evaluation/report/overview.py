@@ -17,6 +17,7 @@ import pandas as pd
 from evaluation.config import slugify
 from evaluation.designs.area import load_panel
 from evaluation.designs.area_sample import comparison_pool
+from evaluation.designs.multiplicity import benjamini_hochberg
 from evaluation.designs.power_analysis import PowerAnalysis, power_analysis
 from evaluation.designs.programme import partnership_did, programme_did, programme_robustness
 from evaluation.io.geography import load_geography
@@ -75,9 +76,18 @@ class Overview:
                 "programme_not_estimable": dict(self.errors),
                 "partnerships": self.partnerships.to_dict(orient="records"),
                 "areas_missing": list(self.missing),
+                "multiplicity": self._multiplicity(),
                 "power": self.power.to_dict() if self.power is not None else None,
             }
         )
+
+    def _multiplicity(self) -> list[dict]:
+        """Each area's p-value per outcome, adjusted within the area over the outcomes
+        (Romano-Wolf) and across the areas for the outcome (Benjamini-Hochberg q-value)."""
+        cols = ["la_code", "area", "outcome", "p_value", "p_value_romano_wolf", "q_value_bh"]
+        if self.areas.empty:
+            return []
+        return self.areas[[c for c in cols if c in self.areas]].to_dict(orient="records")
 
     def to_json(self, path) -> str:
         """Write results.json and, beside it, ``permutation_distribution.csv`` (the placebo
@@ -118,10 +128,18 @@ def collect_results(
                     "ci_low": o["ci_low"],
                     "ci_high": o["ci_high"],
                     "p_value": o["p_value"],
+                    "p_value_romano_wolf": _number(o.get("p_value_romano_wolf")),
                     "interval_cut": _interval_cut(o),
                 }
             )
-    return pd.DataFrame(rows), missing
+    frame = pd.DataFrame(rows)
+    if not frame.empty:  # Benjamini-Hochberg across the areas, for each outcome
+        frame["q_value_bh"] = frame.groupby("outcome")["p_value"].transform(benjamini_hochberg)
+    return frame, missing
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _interval_cut(o: dict) -> str:

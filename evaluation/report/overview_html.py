@@ -163,6 +163,7 @@ def _areas_table(ov: Overview) -> str:
                 "ci_low",
                 "ci_high",
                 "p_value",
+                *[c for c in ("p_value_romano_wolf", "q_value_bh") if c in ov.areas],
                 *(["interval_cut"] if "interval_cut" in ov.areas else []),
             ],
             [
@@ -173,6 +174,14 @@ def _areas_table(ov: Overview) -> str:
                 "Interval from",
                 "Interval to",
                 "p-value",
+                *[
+                    head
+                    for c, head in (
+                        ("p_value_romano_wolf", "p adjusted for the outcomes (Romano-Wolf)"),
+                        ("q_value_bh", "q-value across areas (Benjamini-Hochberg)"),
+                    )
+                    if c in ov.areas
+                ],
                 *(["Interval cut at 0-100"] if "interval_cut" in ov.areas else []),
             ],
             "Per-area difference-in-differences, in each outcome's units ("
@@ -181,6 +190,9 @@ def _areas_table(ov: Overview) -> str:
             "areas",
         )
     )
+
+
+P_COLUMNS = {"p_value", "p_value_romano_wolf", "q_value_bh"}  # shown to two decimals
 
 
 def _table(frame: pd.DataFrame, cols: list[str], heads: list[str], caption: str, tid: str) -> str:
@@ -199,9 +211,10 @@ def _table(frame: pd.DataFrame, cols: list[str], heads: list[str], caption: str,
             if col == "outcome" and outcome is not None:
                 v = outcome.label
             if isinstance(v, float):
-                dp = 2 if col == "p_value" else (outcome.decimals if outcome else 1)
+                p_like = col in P_COLUMNS
+                dp = 2 if p_like else (outcome.decimals if outcome else 1)
                 if np.isnan(v):
-                    shown = "not available" if col == "p_value" else "unbounded"
+                    shown = "not available" if p_like else "unbounded"
                     cells.append(f"<td data-v=''>{shown}</td>")
                 else:
                     cells.append(f"<td data-v='{v if np.isfinite(v) else ''}'>{fmt(v, dp)}</td>")

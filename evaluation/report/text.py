@@ -96,9 +96,17 @@ def headline(ev: AreaEvaluation, o: OutcomeResult) -> str:
     return (
         f"{o.outcome.label}: {ev.name}'s rate {change}, comparing "
         f"{span(r.post_periods, ev.label)} with {span(r.pre_periods, ev.label)} ({level}% "
-        f"interval {fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}). "
+        f"interval {fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; placebo p = {r.p_value:.2f}"
+        f"{_adjusted(ev, o)}). "
         f"{verdict(o, ev.plan.period_word)}" + (f" {note}" if note else "")
     )
+
+
+def _adjusted(ev: AreaEvaluation, o: OutcomeResult) -> str:
+    """', p = x adjusted for the plan's k outcomes' (Romano-Wolf), or nothing."""
+    if o.p_value_romano_wolf is None or len(ev.outcomes) < 2:
+        return ""
+    return f", {o.p_value_romano_wolf:.2f} adjusted for the plan's {len(ev.outcomes)} outcomes"
 
 
 def mid_judgement(o: OutcomeResult) -> str:
