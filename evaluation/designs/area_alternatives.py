@@ -12,6 +12,7 @@ import pandas as pd
 from evaluation.designs.area_sample import analysis_rows, comparison_pool
 from evaluation.designs.registry import estimators
 from evaluation.models.event_study import event_study_one_treated
+from evaluation.models.intervals import within_bounds
 from evaluation.models.results import EstimationResult
 from evaluation.panel.build import Panel
 from evaluation.panel.cache import DiskCache
@@ -144,8 +145,7 @@ def bound_interval(res: EstimationResult, post_vals: pd.Series, bounds: tuple) -
     and many donors, synthetic-control placebos can fit perfectly and give huge intervals."""
     if post_vals.empty or post_vals.isna().any():
         return
-    lo = max(res.ci_low, float(post_vals.max()) - bounds[1])
-    hi = min(res.ci_high, float(post_vals.min()) - bounds[0])
+    lo, hi = within_bounds(res.ci_low, res.ci_high, post_vals, bounds)
     if (lo, hi) != (res.ci_low, res.ci_high):
         res.diagnostics["interval_before_bounds"] = [res.ci_low, res.ci_high]
         res.ci_low, res.ci_high = lo, hi

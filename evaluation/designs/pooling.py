@@ -23,12 +23,13 @@ from scipy import special
 from evaluation.designs.area_headline import headline_did
 from evaluation.designs.area_sample import comparison_pool
 from evaluation.models.ebci import EbciInputError, EbciResult, robust_ebci
+from evaluation.models.intervals import within_bounds
 from evaluation.models.results import EstimationResult
 from evaluation.panel.build import Panel
 from evaluation.panel.outcomes import CATALOGUE
 from evaluation.panel.plan import Plan
 
-_POOLED: dict = {}  # (id of panel, plan path, outcome) -> PooledEffects, in this process
+_POOLED: dict = {}  # (id of panel, plan path, outcome) -> (panel, PooledEffects), this process
 
 
 class PooledEffects:
@@ -46,7 +47,8 @@ class PooledEffects:
         row = self.ebci.rows.loc[code]
         lo, hi = float(row["ci_low"]), float(row["ci_high"])
         post = self._posts[code]
-        bounded = (max(lo, max(post) - 100.0), min(hi, min(post) - 0.0))
+        known = post and all(math.isfinite(v) for v in post)
+        bounded = within_bounds(lo, hi, post, (0.0, 100.0)) if known else (lo, hi)
         out = {
             "estimate": float(row["estimate"]),
             "se": float(row["se"]),
@@ -84,9 +86,10 @@ def implied_se(res: EstimationResult) -> float:
 def pooled_effects(panel: Panel, plan: Plan, outcome: str) -> PooledEffects:
     """Robust EBCI of ``outcome`` across every pilot (computed once per process)."""
     key = (id(panel), str(plan.path), outcome)
-    if key not in _POOLED:
-        _POOLED[key] = _pool(panel, plan, outcome)
-    return _POOLED[key]
+    cached = _POOLED.get(key)
+    if cached is None or cached[0] is not panel:  # holding the panel keeps its id unique
+        cached = _POOLED[key] = (panel, _pool(panel, plan, outcome))
+    return cached[1]
 
 
 def _pool(panel: Panel, plan: Plan, outcome: str) -> PooledEffects:

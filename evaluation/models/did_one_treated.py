@@ -28,7 +28,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from evaluation.models.intervals import placebo_ci
+from evaluation.models.intervals import placebo_ci, within_bounds
 from evaluation.models.results import EstimationResult
 
 METHOD = "Difference-in-differences, one treated area, placebo-in-space inference"
@@ -215,9 +215,7 @@ def did_one_treated(
     lo, hi = placebo_ci(tau, max(sigma, sigma_floor), abs_z, alpha)
     raw_interval = (lo, hi)
     if bounds is not None:
-        post_vals = yt[n_pre:]
-        lo = max(lo, float(post_vals.max()) - bounds[1])
-        hi = min(hi, float(post_vals.min()) - bounds[0])
+        lo, hi = within_bounds(lo, hi, yt[n_pre:], bounds)
     dist = pd.DataFrame(
         {
             "unit": [treated, *pool_ok],

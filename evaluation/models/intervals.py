@@ -30,3 +30,11 @@ def placebo_ci(
         return -math.inf, math.inf
     crit = float(np.sort(placebo_abs_z)[::-1][m - 1])
     return tau - crit * sigma, tau + crit * sigma
+
+
+def within_bounds(lo: float, hi: float, post_values, bounds: tuple) -> tuple[float, float]:
+    """``(lo, hi)`` intersected with the additive effects that keep every post-period value
+    of the treated unit's rate within ``bounds`` once the effect is taken away (a confidence
+    set restricted to the parameter space keeps its coverage)."""
+    post = np.asarray(post_values, dtype=float)
+    return max(lo, float(post.max()) - bounds[1]), min(hi, float(post.min()) - bounds[0])
