@@ -5,26 +5,33 @@ limits (an end set by the range a rate can take, not by the data), the median in
 and the median minimum detectable effect (80% power, ``make power``; per-area design) where
 one exists, for each design built so far:
 
-  (a) today's design: DiD against all other LAs, placebo-in-space interval;
-  (c) (a) + partial pooling across the pilots (robust EBCI, designs/pooling.py).
+  (a) the earlier design: DiD against all other LAs on the 2019-2022 pre-period (the plan's
+      fallback), placebo-in-space interval;
+  (b) the long pre-period (each outcome from its first comparable year, designs/pre_period.py),
+      the plan's default where the in-time placebo check passes;
+  (c) (b) + partial pooling across the pilots (robust EBCI, designs/pooling.py);
+  (d) (b) with the similar-area comparison pool (designs/similar_areas.py).
 
-(b) the long pre-period and (d) the similar-area pool are not built yet (printed as such).
+The median MDEs are computed here by the power analysis (observed design, one post year) on
+the plan as it is and on the plan with its pre-period set to the fallback.
 Targets in the issue, to measure against and not to tune to: <= 5% pinned and median width
 <= 25 pp for (c) on the primary outcome.
 
-    python bench/informative_evidence.py [--plan PLAN] [--power reports/power/power.json]
+    python bench/informative_evidence.py [--plan PLAN] [--no-mde]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-from pathlib import Path
+from dataclasses import replace
 
 from evaluation.designs.area_headline import headline_did
 from evaluation.designs.area_sample import comparison_pool
 from evaluation.designs.pooling import pooled_effects
+from evaluation.designs.power_analysis import power_analysis
+from evaluation.designs.pre_period import chosen_pre_period
+from evaluation.designs.similar_areas import similar_area_did
 from evaluation.panel.build import panel_for_plan
 from evaluation.panel.outcomes import CATALOGUE
 from evaluation.panel.plan import load_plan
@@ -37,58 +44,70 @@ def _pinned_and_width(rows: list[tuple[float, float, list | None]]) -> tuple[flo
     return sum(pinned) / len(rows), statistics.median(widths)
 
 
-def _median_mde(power: dict | None, outcome: str) -> str:
-    if not power:
-        return "n/a"
-    vals = [
-        r["mde"]
-        for r in power.get("pilots", [])
-        if r.get("outcome") == outcome
-        and r.get("timescale") == "years"
-        and r.get("post_periods") == 1
-        and r.get("basis") == "observed"
-        and r.get("mde") is not None
-    ]
-    return f"{statistics.median(vals):.1f}" if vals else "n/a"
+def _median_mdes(panel, plan) -> dict[str, str]:
+    """Median per-pilot MDE (observed design, one post year) of every outcome."""
+    names = [o.name for o in plan.outcomes]
+    pa = power_analysis(panel, plan, outcomes=names, years=(1,), months=(), monthly=False)
+    out = {}
+    for name in names:
+        vals = [
+            r["mde"]
+            for r in pa.to_dict().get("pilots", [])
+            if r.get("outcome") == name
+            and r.get("timescale") == "years"
+            and r.get("basis") == "observed"
+            and r.get("mde") is not None
+        ]
+        out[name] = f"{statistics.median(vals):.1f}" if vals else "n/a"
+    return out
+
+
+def _row(r) -> tuple:
+    return (r.ci_low, r.ci_high, r.diagnostics.get("interval_before_bounds"))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plan", default="plans/change_programme_2023.yaml")
-    ap.add_argument("--power", default="reports/power/power.json", help="make power output")
+    ap.add_argument("--no-mde", action="store_true", help="skip the power analyses (faster)")
     args = ap.parse_args()
     plan = load_plan(args.plan)
     panel = panel_for_plan(plan)
     pool = comparison_pool(panel, plan)
-    power_file = Path(args.power)
-    power = json.loads(power_file.read_text()) if power_file.exists() else None
+    short = replace(plan, pre=plan.fallback_pre or plan.pre, fallback_pre=None)
+    mde_long = {} if args.no_mde else _median_mdes(panel, plan)
+    mde_short = {} if args.no_mde else _median_mdes(panel, short)
     print(f"{'outcome':28} {'design':34} {'pinned':>7} {'median width':>13} {'median MDE':>11}")
     for planned in plan.outcomes:
-        name = planned.name
-        own, pooled_rows = [], []
+        name, o = planned.name, CATALOGUE[planned.name]
+        chosen = chosen_pre_period(panel, plan, name)
+        rows = {"a": [], "b": [], "c": [], "d": []}
         pooled = pooled_effects(panel, plan, name)
         for code in plan.pilot_codes:
-            try:
-                r = headline_did(panel, plan, code, pool, CATALOGUE[name])
-            except ValueError:
-                continue
-            own.append((r.ci_low, r.ci_high, r.diagnostics.get("interval_before_bounds")))
+            for key, fit, args in [
+                ("a", headline_did, (panel, short, code, pool, o)),
+                ("b", headline_did, (panel, plan, code, pool, o)),
+                ("d", similar_area_did, (panel, plan, code, pool, o, chosen.years)),
+            ]:
+                try:
+                    rows[key].append(_row(fit(*args)))
+                except ValueError:
+                    continue
             p = pooled.for_area(code)
             if p:
                 raw = p.get("interval_before_bounds", [p["ci_low"], p["ci_high"]])
-                pooled_rows.append((p["ci_low"], p["ci_high"], raw))
+                rows["c"].append((p["ci_low"], p["ci_high"], raw))
         label = f"{name} ({planned.role})"
-        for design, rows, mde in [
-            ("(a) today", own, _median_mde(power, name)),
-            ("(b) long pre-period", None, ""),
-            ("(c) (a) + robust EBCI", pooled_rows, "n/a"),
-            ("(d) similar-area pool", None, ""),
+        span = f"{chosen.years[0]}-{chosen.years[-1]}"
+        for key, design, mde in [
+            ("a", f"(a) pre-period {short.pre[0]}-{short.pre[1]}", mde_short.get(name, "")),
+            ("b", f"(b) long pre-period {span}", mde_long.get(name, "")),
+            ("c", "(c) (b) + robust EBCI", "n/a"),
+            ("d", "(d) (b), similar-area pool", "n/a"),
         ]:
-            if rows is None:
-                print(f"{label:28} {design:34} {'not built':>7}")
-                continue
-            share, width = _pinned_and_width(rows)
+            share, width = _pinned_and_width(rows[key])
             print(f"{label:28} {design:34} {share:7.0%} {width:13.1f} {mde:>11}")
+        print(f"{'':28} pre-period: {chosen.reason}")
         if pooled.ebci is not None:
             e = pooled.ebci
             print(

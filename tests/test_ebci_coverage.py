@@ -39,6 +39,7 @@ import pytest
 from scipy import special
 
 from evaluation.designs.area_sample import comparison_pool
+from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.models.did_one_treated import did_one_treated
 from evaluation.models.ebci import robust_ebci
 from evaluation.panel.outcomes import CATALOGUE
@@ -94,11 +95,16 @@ HEADER = (
 )
 
 
+def _pre(panel, plan, name: str) -> list:
+    """The outcome's pre-period as the reports use it (designs/pre_period.py)."""
+    return list(chosen_pre_period(panel, plan, name).years)
+
+
 def _outcome_data(panel, plan, name: str) -> tuple[pd.DataFrame, set]:
     """The analysis years' rows of the outcome's columns, and the units with every value (the
     rule ``did_one_treated`` applies: the rate present and a positive denominator)."""
     outcome = CATALOGUE[name]
-    years = list(plan.pre_years) + list(plan.post_years)
+    years = _pre(panel, plan, name) + list(plan.post_years)
     cols = ["unit_id", panel.time, outcome.name, outcome.numerator, outcome.denominator]
     data = panel.units.loc[panel.units[panel.time].isin(years), cols].reset_index(drop=True)
     ok = data[outcome.name].notna() & (data[outcome.denominator].astype("Float64") > 0)
@@ -136,7 +142,7 @@ def _replication(panel, plan, name, data, complete, pool, effects, scale, rng):
             time=panel.time,
             outcome=outcome.name,
             treated=unit,
-            pre=plan.pre_years,
+            pre=_pre(panel, plan, name),
             post=plan.post_years,
             pool=rest,
             numerator=outcome.numerator,

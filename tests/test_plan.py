@@ -20,7 +20,9 @@ def test_default_plan_describes_the_change_programme(plan, geo):
         "timeliness_20wk",
         "refusal_to_assess_rate",
     }
-    assert plan.pre_years == [2019, 2020, 2021, 2022] and plan.post_years == [2024]
+    assert plan.pre == (2014, 2022) and plan.fallback_pre == (2019, 2022)
+    assert plan.post_years == [2024]
+    assert [e["pre"] for e in plan.pre_sensitivity] == [(2019, 2022), (2023, 2023)]
     assert plan.seed == 20230901
 
 

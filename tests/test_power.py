@@ -270,6 +270,7 @@ def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan)
     assert detail["minimum_important_difference"] == 5.0
     # the placebo programmes are programme_did's own (same seed, same draws)
     from evaluation.designs.area_sample import comparison_pool
+    from evaluation.designs.pre_period import chosen_pre_period
 
     treated = {}
     for p in plan.pilots:
@@ -282,7 +283,7 @@ def test_real_plan_cli_and_consistency_with_programme_did(tmp_path, panel, plan)
         outcome="timeliness_20wk_ex",
         numerator="plans_issued_20_weeks_ex",
         denominator="plans_issued_den_ex",
-        pre=plan.pre_years,
+        pre=chosen_pre_period(panel, plan, "timeliness_20wk_ex").years,
         post=plan.post_years,
         permutations=999,
         seed=plan.seed,

@@ -8,6 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from evaluation.designs.area_sample import comparison_pool
+from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.designs.programme import programme_panel, programme_robustness
 from evaluation.panel.outcomes import CATALOGUE
 
@@ -23,7 +24,7 @@ def setup(panel, plan):
         outcome=o.name,
         numerator=o.numerator,
         denominator=o.denominator,
-        pre=plan.pre_years,
+        pre=chosen_pre_period(panel, plan, o.name).years,
         post=plan.post_years,
     )
     res = programme_robustness(panel.units, treated=treated, pool=pool, seed=1, n_boot=999, **kw)
@@ -49,7 +50,7 @@ def test_twfe_matches_weighted_dummy_regression(setup):
         outcome=o.name,
         numerator=o.numerator,
         denominator=o.denominator,
-        years=plan.pre_years + plan.post_years,
+        years=kw["pre"] + plan.post_years,
     )
     d["D"] = ((d["pilot"] == 1) & d["year"].isin(plan.post_years)).astype(float)
     X = sm.add_constant(
@@ -67,13 +68,14 @@ def test_twfe_matches_weighted_dummy_regression(setup):
 
 def test_conley_taber_estimate_is_the_pooled_change_difference(setup):
     panel, plan, pool, treated, o, kw, res = setup
-    years = plan.pre_years + plan.post_years
+    pre = kw["pre"]
+    years = pre + plan.post_years
 
     def change(frame):
         w = frame.pivot(index="unit_id", columns="year", values=o.name)[years].astype(float)
         den = frame.pivot(index="unit_id", columns="year", values=o.denominator)[years]
         ok = w.notna().all(axis=1)
-        ch = w.loc[ok, plan.post_years].mean(axis=1) - w.loc[ok, plan.pre_years].mean(axis=1)
+        ch = w.loc[ok, plan.post_years].mean(axis=1) - w.loc[ok, pre].mean(axis=1)
         return ch, den.loc[ok].astype(float).mean(axis=1)
 
     members = [u for ms in treated.values() for u in ms]

@@ -40,11 +40,12 @@ def test_unknown_design_is_refused():
 def area_mean_shift(units, spec: AreaSpec) -> EstimationResult:
     """A toy per-area estimator for the test: the area's post-minus-pre mean change."""
     rows = units[units["unit_id"] == spec.code].set_index(spec.time)[spec.outcome.name]
-    est = float(rows.loc[spec.plan.post_years].mean() - rows.loc[spec.plan.pre_years].mean())
+    pre = list(spec.pre) or spec.plan.pre_years
+    est = float(rows.loc[spec.plan.post_years].mean() - rows.loc[pre].mean())
     return EstimationResult(
         method="toy", outcome=spec.outcome.name, estimate=est, ci_low=est, ci_high=est,
         p_value=1.0, inference="none", alpha=0.05, n_treated=1,
-        n_comparison_units=len(spec.pool), pre_periods=spec.plan.pre_years,
+        n_comparison_units=len(spec.pool), pre_periods=pre,
         post_periods=spec.plan.post_years, conventions={},
     )  # fmt: skip
 

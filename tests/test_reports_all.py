@@ -14,14 +14,14 @@ from .conftest import PLAN
 
 @pytest.fixture(scope="module")
 def two_area_plan(tmp_path_factory):
-    """The default plan with two pilots, one of which (Isles of Scilly) lacks timeliness data
-    in the pre-period, so its report must fail while the other's succeeds."""
+    """The default plan with two pilots, one of which (City of London) has no timeliness
+    figure for the post-period (2024), so its report must fail while the other's succeeds."""
     raw = yaml.safe_load(PLAN.read_text())
     raw["pilots"] = [p for p in raw["pilots"] if p["la_code"] == "805"] + [
         {
-            "la_code": "420",
-            "la_name": "Isles of Scilly",
-            "partnership": "South West",
+            "la_code": "201",
+            "la_name": "City of London",
+            "partnership": "London",
             "role": "lead",
             "start_date": "2023-09-01",
         }
@@ -36,11 +36,11 @@ def test_render_all_isolates_failures_and_writes_index(two_area_plan, tmp_path):
     out = tmp_path / "reports"
     result = render_all(two_area_plan, out_root=out, jobs=2, progress=False)
     assert [r.slug for r in result.reports] == ["hartlepool"]
-    assert set(result.failures) == {"420"} | ({"overview"} & set(result.failures))
+    assert set(result.failures) == {"201"} | ({"overview"} & set(result.failures))
     assert (out / "hartlepool" / "index.html").exists()
     index = (out / "index.html").read_text()
     assert "href='hartlepool/index.html'" in index
-    assert "Isles of Scilly (report not available)" in index
+    assert "City of London (report not available)" in index
     assert "<html lang='en'>" in index and "overview/index.html" in index
 
 

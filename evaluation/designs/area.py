@@ -15,12 +15,13 @@ from pathlib import Path
 from evaluation.config import slugify
 from evaluation.designs.area_alternatives import area_alternatives
 from evaluation.designs.area_disclosure import apply_disclosure
-from evaluation.designs.area_headline import headline_did
+from evaluation.designs.area_headline import headline_did, pre_period_sensitivity
 from evaluation.designs.area_its import area_its
 from evaluation.designs.area_result import AreaEvaluation, OutcomeResult
 from evaluation.designs.area_sample import comparison_pool
 from evaluation.designs.multiplicity import area_romano_wolf
 from evaluation.designs.pooling import pooled_effects
+from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.io.geography import Geography, load_geography
 from evaluation.panel.build import Panel, panel_for_plan
 from evaluation.panel.cache import read_pickle, write_pickle
@@ -68,7 +69,10 @@ def evaluate_area(
         outcome = CATALOGUE[planned.name]
         res = headline_did(panel, plan, code, pool, outcome)
         alternatives = area_alternatives(panel, plan, code, pool, outcome, start)
-        results.append(OutcomeResult(planned, outcome, res, alternatives))
+        o = OutcomeResult(planned, outcome, res, alternatives)
+        o.pre_period = chosen_pre_period(panel, plan, outcome.name).to_dict()
+        o.sensitivity = pre_period_sensitivity(panel, plan, code, pool, outcome)
+        results.append(o)
     its_results = area_its(
         panel,
         plan,

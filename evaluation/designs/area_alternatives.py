@@ -5,18 +5,19 @@ kept in :class:`evaluation.panel.cache.DiskCache`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from evaluation.designs.area_sample import analysis_rows, comparison_pool
+from evaluation.designs.area_sample import analysis_rows, comparison_pool, synthetic_donors
+from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.designs.registry import estimators
 from evaluation.models.event_study import event_study_one_treated
 from evaluation.models.intervals import within_bounds
 from evaluation.models.results import EstimationResult
 from evaluation.panel.build import Panel
 from evaluation.panel.cache import DiskCache
-from evaluation.panel.outcomes import Outcome
+from evaluation.panel.outcomes import CATALOGUE, Outcome
 from evaluation.panel.plan import Plan
 
 # Placebo fits of synthetic DiD do not involve the pilot, so every pilot evaluated against the
@@ -42,6 +43,8 @@ class AreaSpec:
     pool: list[str]  # comparison units
     outcome: Outcome
     start: int  # the start period (a year, or a month index for monthly plans)
+    pre: tuple = ()  # the outcome's pre-period (designs/pre_period.py); () = the plan's
+    panel: Panel | None = field(default=None, compare=False, repr=False)
 
 
 def area_alternatives(
@@ -51,8 +54,9 @@ def area_alternatives(
     each): every ``area`` entry of :mod:`evaluation.designs.registry` the plan does not turn
     off.  An estimator that cannot run on this area's data is left out, not faked.
     ``start_year`` is the start period (a year, or a month index for monthly plans)."""
-    units = analysis_rows(panel, plan)
-    spec = AreaSpec(plan, panel.time, code, pool, outcome, start_year)
+    pre = chosen_pre_period(panel, plan, outcome.name).years
+    units = analysis_rows(panel, plan, pre)
+    spec = AreaSpec(plan, panel.time, code, pool, outcome, start_year, tuple(pre), panel)
     out: dict[str, EstimationResult] = {}
     for entry in estimators("area"):
         if not plan.alternatives.get(entry.key, True):
@@ -95,7 +99,12 @@ def area_synthetic_control(units: pd.DataFrame, spec: AreaSpec) -> EstimationRes
     """Synthetic control of the area from the pool, placebo inference (shared placebo fits)."""
     from evaluation.models.synthetic_control import synthetic_control
 
-    res = synthetic_control(units, placebo_cache=_SC_PLACEBOS, **_synthetic_kw(spec))
+    res = synthetic_control(
+        units,
+        placebo_cache=_SC_PLACEBOS,
+        ridge=spec.plan.synthetic_ridge,
+        **_synthetic_kw(units, spec),
+    )
     return _checked_synthetic(res, units, spec)
 
 
@@ -109,18 +118,20 @@ def area_synthetic_did(units: pd.DataFrame, spec: AreaSpec) -> EstimationResult:
         placebo_cache=_SDID_PLACEBOS,
         treated_cache=_SDID_TREATED,
         seed=spec.plan.seed,
-        **_synthetic_kw(spec),
+        **_synthetic_kw(units, spec),
     )
     return _checked_synthetic(res, units, spec)
 
 
-def _synthetic_kw(spec: AreaSpec) -> dict:
+def _synthetic_kw(units: pd.DataFrame, spec: AreaSpec) -> dict:
     plan = spec.plan
+    pre = list(spec.pre) or plan.pre_years
+    floor = plan.min_donor_denominator
     return {
         **_area_kw(spec),
-        "pre": plan.pre_years,
+        "pre": pre,
         "post": plan.post_years,
-        "donors": spec.pool,
+        "donors": synthetic_donors(units, spec.time, spec.outcome, spec.pool, pre, floor),
         "outcome_label": spec.outcome.name,
         "unit_label": spec.outcome.unit,
     }
@@ -196,16 +207,25 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
     from evaluation.models.synthetic_did import synthetic_did, synthetic_did_prefit
 
     time = panel.time
-    units = analysis_rows(panel, plan)
     pool = comparison_pool(panel, plan)
     made = 0
     for planned in plan.outcomes:
         name = planned.name
-        kw = dict(unit="unit_id", time=time, outcome=name, pre=plan.pre_years)
-        kw.update(post=plan.post_years, donors=pool)
+        pre = chosen_pre_period(panel, plan, name).years
+        units = analysis_rows(panel, plan, pre)
+        floor = plan.min_donor_denominator
+        donors = synthetic_donors(units, time, CATALOGUE[name], pool, pre, floor)
+        kw = dict(unit="unit_id", time=time, outcome=name, pre=pre)
+        kw.update(post=plan.post_years, donors=donors)
         if plan.alternatives.get("synthetic_control", True):
             _fit_for_any_pilot(
-                plan, synthetic_control, units, alpha=plan.alpha, placebo_cache=_SC_PLACEBOS, **kw
+                plan,
+                synthetic_control,
+                units,
+                alpha=plan.alpha,
+                placebo_cache=_SC_PLACEBOS,
+                ridge=plan.synthetic_ridge,
+                **kw,
             )
         if not plan.alternatives.get("synthetic_did", True):
             continue

@@ -32,6 +32,7 @@ def apply_disclosure(
     hidden = set(mask.index[mask["suppressed"]])
     o.suppressed = hidden
     o.suppression = {str(k): v for k, v in mask.loc[mask["suppressed"], "status"].items()}
+    _sensitivity_disclosure(o, num, den, threshold)
     if not hidden:
         return
     d = o.result.diagnostics
@@ -84,6 +85,24 @@ def apply_disclosure(
         for item in [i for i in its_items if i["outcome"] == out.name and i["design"] == "single"]:
             its_items.remove(item)
             o.withheld["its_single"] = why
+
+
+def _sensitivity_disclosure(o: OutcomeResult, num, den, threshold: int) -> None:
+    """A pre-period sensitivity row is withheld when its pre- or post-period is a single
+    period whose value is suppressed: its estimate would give that value back (estimates that
+    average many periods are shown, as the headline is)."""
+    from evaluation.panel.disclosure import rate_mask
+
+    post = list(o.result.post_periods)
+    for row in o.sensitivity:
+        pre = [_as_period(t) for t in row["pre"]]
+        mask = rate_mask(num, den, threshold, groups=[pre, post])
+        hidden = set(mask.index[mask["suppressed"]])
+        single = [g for g in (pre, post) if len(g) == 1 and g[0] in hidden]
+        if single and row.get("estimate") is not None:
+            for key in ("estimate", "ci_low", "ci_high", "p_value"):
+                row[key] = None
+            row["error"] = "withheld: it would reveal a value protected for small numbers"
 
 
 def _as_period(key):

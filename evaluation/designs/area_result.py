@@ -44,6 +44,8 @@ class OutcomeResult:
     withheld: dict = field(default_factory=dict)  # estimator -> why it is not published
     pooled: dict | None = None  # robust EBCI across the pilots (designs/pooling.py)
     p_value_romano_wolf: float | None = None  # adjusted over the plan's outcomes
+    pre_period: dict | None = None  # how the pre-period was chosen (designs/pre_period.py)
+    sensitivity: list = field(default_factory=list)  # the estimate on other pre-periods
 
     @property
     def pre_trend(self) -> dict | None:
@@ -54,6 +56,17 @@ class OutcomeResult:
     def pre_trend_fails(self) -> bool:
         pt = self.pre_trend
         return bool(pt and pt.get("p_value") is not None and pt["p_value"] < self.result.alpha)
+
+    def missing_data(self) -> dict:
+        """Periods the estimate lacked, and what it did about them."""
+        d = self.result.diagnostics
+        return {
+            "area_periods_left_out": list(d.get("periods_without_data", [])),
+            "comparison_units_left_out": {
+                u: {"periods_missing": periods, "what_was_done": "left out of the comparison pool"}
+                for u, periods in d.get("excluded_unit_periods", {}).items()
+            },
+        }
 
     def to_dict(self) -> dict:
         r = self.result.to_dict()
@@ -80,6 +93,9 @@ class OutcomeResult:
             "diagnostics": r["diagnostics"],
             "pre_trend_test": self.pre_trend,
             "pooled": json_safe(self.pooled),
+            "pre_period": json_safe(self.pre_period),
+            "pre_period_sensitivity": json_safe(self.sensitivity),
+            "missing_data": self.missing_data(),
             "disclosure": {
                 "suppressed_periods": sorted(str(k) for k in self.suppressed),
                 "why": dict(self.suppression),
@@ -153,9 +169,16 @@ class AreaEvaluation:
         its_item = next(
             (i for i in self.its if i["outcome"] == outcome and i["design"] == "controlled"), None
         )
+        from evaluation.designs.data_flags import data_quality_flags
+
         o = next(o for o in self.outcomes if o.outcome.name == outcome)
+        flags = data_quality_flags(o.result, self.panel, self.la_code, self.pool, o.outcome)
         return evidence_strength(
-            o.result, its_item, CATALOGUE[outcome].decimals, alternatives=o.alternatives
+            o.result,
+            its_item,
+            CATALOGUE[outcome].decimals,
+            alternatives=o.alternatives,
+            data_flags=flags,
         )
 
     def area_findings(self) -> pd.DataFrame:

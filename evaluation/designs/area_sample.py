@@ -21,18 +21,21 @@ def comparison_pool(panel: Panel, plan: Plan) -> list[str]:
 
 
 def area_periods(
-    panel: Panel, plan: Plan, code: str, outcome: Outcome
+    panel: Panel, plan: Plan, code: str, outcome: Outcome, pre: list | None = None
 ) -> tuple[list[int], list[int], list[int]]:
-    """The plan's pre- and post-periods for one area and outcome, and the periods left out.
+    """The pre- and post-periods one area's estimate of an outcome uses, and the periods left
+    out because the area has no rate there.
 
-    Yearly plans use the plan's periods as they are.  In monthly returns a small area can have
-    months with no plan issued (or no request received), where its rate is undefined: those
-    months are left out for that area and outcome (listed in the result), rather than dropping
-    the area.  Comparison units lacking a month are left out of the pool as usual."""
-    pre, post = plan.pre_years, plan.post_years
-    if not plan.monthly:
-        return pre, post, []
+    ``pre`` defaults to the plan's pre-period (the caller passes the outcome's chosen one,
+    :func:`evaluation.designs.pre_period.chosen_pre_period`).  A period where the area's rate
+    is undefined (no plan issued, no request received, a missing row) is left out for that area
+    and outcome and listed in the result, rather than dropping the area.  Comparison units
+    lacking a period are left out of the pool as usual."""
+    pre = list(plan.pre_years if pre is None else pre)
+    post = list(plan.post_years)
     row = panel.units[panel.units["unit_id"] == code].set_index(panel.time)
+    if row.empty:
+        return pre, post, []
     den = row[outcome.denominator].astype("Float64")
     ok = row[outcome.name].notna() & den.notna() & (den > 0)
     have = set(ok[ok].index)
@@ -43,9 +46,25 @@ def area_periods(
     )
 
 
-def analysis_rows(panel: Panel, plan: Plan) -> pd.DataFrame:
-    """The panel's rows from the first pre-period to the last post-period, without the
-    periods the plan leaves out (the data every per-area alternative estimator sees)."""
-    first, last = plan.pre[0], plan.post[1]
+def analysis_rows(panel: Panel, plan: Plan, pre: list | None = None) -> pd.DataFrame:
+    """The panel's rows from the first pre-period (``pre``, default the plan's) to the last
+    post-period, without the periods the plan leaves out (the data every per-area
+    alternative estimator sees)."""
+    first = (pre or plan.pre_years)[0]
+    last = plan.post[1]
     keep = [t for t in range(first, last + 1) if t not in plan.excluded_periods]
     return panel.units[panel.units[panel.time].isin(keep)]
+
+
+def synthetic_donors(
+    units: pd.DataFrame, time: str, outcome: Outcome, pool: list[str], pre: list, floor: float
+) -> list[str]:
+    """The comparison units a synthetic control or synthetic DiD may weight: the pool without
+    units whose mean pre-period denominator is below ``floor`` (the plan's
+    ``comparison_pool.min_donor_denominator``; a tiny denominator gives a rate too noisy to
+    stand for anyone, yet an exact pre-period fit can lean on it)."""
+    if not floor:
+        return list(pool)
+    rows = units[units[time].isin(pre) & units["unit_id"].isin(pool)]
+    mean_den = rows.groupby("unit_id")[outcome.denominator].mean()
+    return [u for u in pool if not (u in mean_den.index and mean_den[u] < floor)]

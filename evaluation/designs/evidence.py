@@ -17,7 +17,8 @@ Checks for one outcome of one area:
    (the rule is in ``evaluation/designs/area_alternatives.py`` (``pre_fit_check``) and METHODOLOGY.md)?
 7. **Synthetic estimators agree**: do synthetic control and synthetic DiD give the same sign?
 
-Label: interval includes zero -> "No clear evidence"; otherwise "Strong" (no concern),
+Label: a data-quality flag (:mod:`evaluation.designs.data_flags`) -> "Check the data";
+interval includes zero -> "No clear evidence"; otherwise "Strong" (no concern),
 "Moderate" (one concern) or "Weak" (two or more).
 """
 
@@ -39,11 +40,16 @@ class Evidence:
 
 
 def evidence_strength(
-    result, its_item: dict | None = None, decimals: int = 1, alternatives: dict | None = None
+    result,
+    its_item: dict | None = None,
+    decimals: int = 1,
+    alternatives: dict | None = None,
+    data_flags: list[str] | None = None,
 ) -> Evidence:
     """Label for one DiD result (``EstimationResult`` from ``did_one_treated``);
     ``alternatives`` maps names (``event_study``, ``synthetic_control``, ``synthetic_did``) to
-    other estimators' results for the same area and outcome."""
+    other estimators' results for the same area and outcome.  ``data_flags``
+    (:mod:`evaluation.designs.data_flags`) replace the grade by "Check the data"."""
     alternatives = alternatives or {}
     excludes_zero = bool(result.ci_is_finite and (result.ci_low > 0 or result.ci_high < 0))
     checks: dict[str, bool | None] = {"placebo_interval_excludes_zero": excludes_zero}
@@ -59,6 +65,9 @@ def evidence_strength(
         checks[key] = ok
         if concern is not None:
             concerns.append(concern)
+    checks["data_quality_ok"] = not data_flags
+    if data_flags:
+        return Evidence("Check the data", [*data_flags, *concerns], checks)
     return Evidence(_label(excludes_zero, concerns), concerns, checks)
 
 

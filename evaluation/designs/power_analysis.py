@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,7 @@ from evaluation.designs.power_simulate import (
     pilot_sigma,
     project,
 )
+from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.models.results import json_safe
 from evaluation.panel.outcomes import CATALOGUE
 
@@ -212,7 +213,9 @@ def power_analysis(
 def _outcome_power(panel, plan, o, mid, settings, layout, streams, monthly_data):
     """Table rows, per-pilot rows and detail of one outcome: per area, programme and months
     (``streams``: the seed sequences of the bootstraps and monthly placebo draws;
-    ``monthly_data``: the monthly panel, or None, and its source)."""
+    ``monthly_data``: the monthly panel, or None, and its source).  The per-area and programme
+    designs use the outcome's chosen pre-period (designs/pre_period.py)."""
+    layout = replace(layout, pre=list(chosen_pre_period(panel, plan, o.name).years))
     direction = headline_direction(o)
     wide = wide_counts(panel.units, "unit_id", "year", [o.numerator, o.denominator], layout.periods)
     num_w, den_w = wide[o.numerator], wide[o.denominator]

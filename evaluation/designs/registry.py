@@ -97,6 +97,11 @@ ESTIMATORS: tuple[Estimator, ...] = (
         inference_error="--method sdid supports --inference placebo only",
     ),
     Estimator(
+        "similar_areas",
+        "DiD against the most similar areas (placebo inference, same pool rule)",
+        {"area": "evaluation.designs.similar_areas:area_similar_areas"},
+    ),
+    Estimator(
         "twfe_wild",
         "Two-way fixed effects, weighted (wild cluster bootstrap by partnership)",
         {"programme": f"{_PROGRAMME}:programme_twfe_wild"},

@@ -23,11 +23,12 @@ import yaml
 
 from evaluation.config import PROJECT_ROOT, read_yaml
 from evaluation.panel.outcomes import CATALOGUE
+from evaluation.panel.plan_options import pool_options, pre_options
 from evaluation.panel.sources import SOURCES
 
 PARTIAL_HANDLING = {"exclude", "pre", "post"}
 FREQUENCIES = ("year", "month")
-ALTERNATIVES = ("event_study", "synthetic_control", "synthetic_did")
+ALTERNATIVES = ("event_study", "synthetic_control", "synthetic_did", "similar_areas")
 MONTH_ABBR = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 BASE_YEAR = 2000  # month index 0 = January 2000
 
@@ -121,6 +122,14 @@ class Plan:
     # estimators shown beside the headline DiD (all on by default): event_study,
     # synthetic_control, synthetic_did
     alternatives: dict = field(default_factory=lambda: dict.fromkeys(ALTERNATIVES, True))
+    # yearly plans: the pre-period used for an outcome whose long pre-period fails its in-time
+    # placebo check, and the pre-periods shown as a sensitivity ({pre, why}); see
+    # designs/pre_period.py
+    fallback_pre: tuple | None = None
+    pre_sensitivity: list = field(default_factory=list)
+    similar_areas: dict | None = None  # {k, region}: designs/similar_areas.py
+    min_donor_denominator: float = 0.0  # synthetic donors' smallest mean pre-period denominator
+    synthetic_ridge: float = 0.0  # synthetic control's ridge penalty (models/synthetic_control)
 
     @property
     def pilot_codes(self) -> list[str]:
@@ -227,11 +236,13 @@ def load_plan(path: Path | str) -> Plan:
     outcomes = _outcomes(raw, path)
     periods = raw["periods"]
     pre, post = _periods(periods, path, monthly)
+    fallback_pre, sensitivity = pre_options(periods, path, pre, post, monthly, _require)
     partial = _partially_treated(periods, path, monthly)
     inference = raw["inference"]
     alpha, seed = _inference(inference, path)
     threshold = _disclosure_threshold(raw, path)
     pool = _comparison_pool(raw, path)
+    pool_opts = pool_options(pool, path, _require)
     alternatives = _alternatives(raw, path)
     its_cfg = _its(raw, path, monthly, pre)
     return Plan(
@@ -247,6 +258,11 @@ def load_plan(path: Path | str) -> Plan:
         outcomes=outcomes,
         pre=pre,
         post=post,
+        fallback_pre=fallback_pre,
+        pre_sensitivity=sensitivity,
+        similar_areas=pool_opts["similar_areas"],
+        min_donor_denominator=pool_opts["min_donor_denominator"],
+        synthetic_ridge=pool_opts["synthetic_ridge"],
         partially_treated=partial,
         alpha=float(alpha),
         seed=seed,
@@ -552,10 +568,10 @@ def _its_annual_start(its_cfg: dict, path: Path, pre: tuple) -> None:
     """Annual ITS: check ``first_year`` (default: the pre-period start); it is the first period."""
     its_cfg.setdefault("first_year", pre[0])
     _require(
-        isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] <= pre[0],
+        isinstance(its_cfg["first_year"], int) and its_cfg["first_year"] < pre[1],
         path,
         "its.first_year",
-        "must be a year no later than the start of the pre-period",
+        "must be a year before the end of the pre-period",
     )
     its_cfg["first_period"] = its_cfg["first_year"]
 

@@ -19,6 +19,7 @@ from evaluation.designs.area import load_panel
 from evaluation.designs.area_sample import comparison_pool
 from evaluation.designs.multiplicity import benjamini_hochberg
 from evaluation.designs.power_analysis import PowerAnalysis, power_analysis
+from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.designs.programme import partnership_did, programme_did, programme_robustness
 from evaluation.io.geography import load_geography
 from evaluation.models.results import json_safe
@@ -180,7 +181,7 @@ def build_overview(
             outcome=o.name,
             numerator=o.numerator,
             denominator=o.denominator,
-            pre=plan.pre_years,
+            pre=chosen_pre_period(panel, plan, o.name).years,
             post=plan.post_years,
         )
         try:

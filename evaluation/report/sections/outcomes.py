@@ -14,6 +14,11 @@ from evaluation.report.charts import (
     synthetic_chart,
 )
 from evaluation.report.sections.headline import pre_trend_caveat
+from evaluation.report.sections.pre_period import (
+    comparators_block,
+    missing_data_block,
+    pre_period_block,
+)
 from evaluation.report.text import (
     bounds_note,
     escape,
@@ -33,14 +38,7 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
     pchart = figure_html(pfig, palt, caption=palt)
     r = o.result
     table = series_table(ev, index)
-    excluded = r.diagnostics.get("excluded_units", {})
-    excl = ""
-    if excluded:
-        excl = (
-            f"<p>{len(excluded)} comparison area(s) lack this outcome in a pre- or "
-            f"post-period {ev.plan.period_word} and are left out of the comparison: "
-            f"{escape(', '.join(_unit_names(ev, list(excluded))))}.</p>"
-        )
+    excl = missing_data_block(ev, o)
     return (
         f"<h2>{escape(o.outcome.label)}</h2>"
         f"<p>{escape(o.outcome.description)}</p>"
@@ -50,6 +48,7 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
         f"<details><summary>The same data as a table</summary>{table}</details>"
         f"<h3>How unusual is this change?</h3>{pchart}"
         f"<p>Based on {r.n_comparison_units} comparison areas.</p>{excl}"
+        f"{pre_period_block(ev, o)}{comparators_block(ev, o)}"
         f"{event_study_block(ev, o)}{synthetic_block(ev, o)}"
     )
 
@@ -153,11 +152,6 @@ def event_study_block(ev: AreaEvaluation, o) -> str:
         "<th scope='col'>Estimate</th><th scope='col'>Interval</th><th scope='col'>p-value</th>"
         f"</tr></thead><tbody>{rows}</tbody></table></details>"
     )
-
-
-def _unit_names(ev: AreaEvaluation, codes: list[str]) -> list[str]:
-    names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
-    return [str(names.get(c, c)) for c in codes]
 
 
 def series_table(ev: AreaEvaluation, index: int) -> str:
