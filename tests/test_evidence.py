@@ -49,7 +49,7 @@ def test_a_pre_trend_that_explains_the_change_lowers_the_label():
     ev = evidence_strength(_result(_panel(4.0, trend=2.0, seed=1)))
     assert ev.checks["pre_trend_small"] is False
     assert ev.label in {"Moderate", "Weak", "No clear evidence"}
-    assert any("pre-period trend" in c for c in ev.concerns)
+    assert any("Carried forward, that trend alone" in c for c in ev.concerns)
 
 
 def test_disagreeing_controlled_its_is_a_concern():

@@ -179,7 +179,23 @@ class AreaEvaluation:
             CATALOGUE[outcome].decimals,
             alternatives=o.alternatives,
             data_flags=flags,
+            period_word=self.plan.period_word,
         )
+
+    def pre_trend(self, outcome: str) -> dict:
+        """The one pre-trend assessment of an outcome (designs/pre_trend.py)."""
+        from evaluation.designs.pre_trend import pre_trend_assessment
+
+        o = next(o for o in self.outcomes if o.outcome.name == outcome)
+        return pre_trend_assessment(
+            o.result, o.alternatives, o.outcome.decimals, self.plan.period_word
+        )
+
+    def verdict(self, outcome: str) -> dict:
+        """The verdict line, grade and design reconciliation (designs/verdict.py)."""
+        from evaluation.designs.verdict import outcome_verdict
+
+        return outcome_verdict(self, outcome)
 
     def area_findings(self) -> pd.DataFrame:
         """Data-quality findings that concern this area."""
@@ -214,7 +230,12 @@ class AreaEvaluation:
             "periods": self._periods_dict(),
             "generated_with": provenance(self.panel),
             "outcomes": [
-                {**o.to_dict(), "evidence": self.evidence(o.outcome.name).to_dict()}
+                {
+                    **o.to_dict(),
+                    "evidence": self.evidence(o.outcome.name).to_dict(),
+                    "pre_trend": self.pre_trend(o.outcome.name),
+                    "verdict": self.verdict(o.outcome.name),
+                }
                 for o in self.outcomes
             ],
             "its": [

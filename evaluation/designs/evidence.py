@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.designs.pre_trend import pre_trend_assessment
+
 
 @dataclass
 class Evidence:
@@ -45,6 +47,7 @@ def evidence_strength(
     decimals: int = 1,
     alternatives: dict | None = None,
     data_flags: list[str] | None = None,
+    period_word: str = "year",
 ) -> Evidence:
     """Label for one DiD result (``EstimationResult`` from ``did_one_treated``);
     ``alternatives`` maps names (``event_study``, ``synthetic_control``, ``synthetic_did``) to
@@ -54,17 +57,20 @@ def evidence_strength(
     excludes_zero = bool(result.ci_is_finite and (result.ci_low > 0 or result.ci_high < 0))
     checks: dict[str, bool | None] = {"placebo_interval_excludes_zero": excludes_zero}
     concerns = []
+    trend = pre_trend_assessment(result, alternatives, decimals, period_word)
     for key, (ok, concern) in [
-        ("pre_trend_small", _pre_trend_check(result, decimals)),
+        ("pre_trend_small", _pre_trend_check(trend)),
         ("pre_period_fit_typical", _pre_fit_check(result)),
         ("controlled_its_agrees", _its_agreement_check(result, its_item)),
-        ("pre_trend_test_passes", _pre_trend_test_check(result, alternatives)),
+        ("pre_trend_test_passes", _pre_trend_test_check(trend)),
         ("synthetic_control_fit_good", _synthetic_fit_check(alternatives)),
         ("synthetic_estimators_agree", _synthetic_agreement_check(result, alternatives)),
     ]:
         checks[key] = ok
         if concern is not None:
             concerns.append(concern)
+    if trend["concern"]:  # the one pre-trend assessment, counted once
+        concerns.insert(0, trend["sentence"])
     checks["data_quality_ok"] = not data_flags
     if data_flags:
         return Evidence("Check the data", [*data_flags, *concerns], checks)
@@ -72,23 +78,12 @@ def evidence_strength(
 
 
 # ---- the checks: each gives (True = passed / False = concern / None = not available, concern)
-def _pre_trend_check(result, decimals: int) -> tuple[bool | None, str | None]:
-    """Check 2: would the pre-period gap trend, carried forward, explain half the estimate?"""
-    pre, post = result.pre_periods, result.post_periods
-    slope = result.diagnostics.get("pre_period_gap_slope_per_period")
-    if not (slope is not None and np.isfinite(slope) and result.estimate != 0):
+def _pre_trend_check(trend: dict) -> tuple[bool | None, str | None]:
+    """Check 2: would the pre-period gap trend, carried forward, explain half the estimate?
+    (Its concern is the one pre-trend sentence, added once by ``evidence_strength``.)"""
+    if trend["drift_to_post_period"] is None:
         return None, None
-    horizon = float(np.mean(post) - np.mean(pre))
-    drift = abs(slope * horizon)
-    ok = drift < 0.5 * abs(result.estimate)
-    if ok:
-        return ok, None
-    return ok, (
-        f"the gap with the comparison areas was already changing before the programme "
-        f"(the pre-period trend in the gap); carried forward, that trend alone would "
-        f"move the gap by {drift:.{decimals}f} points, against an estimated change of "
-        f"{abs(result.estimate):.{decimals}f}"
-    )
+    return not trend["drift_large"], None
 
 
 def _pre_fit_check(result) -> tuple[bool | None, str | None]:
@@ -114,19 +109,11 @@ def _its_agreement_check(result, its_item: dict | None) -> tuple[bool | None, st
     return ok, None if ok else "the controlled interrupted time series points the other way"
 
 
-def _pre_trend_test_check(result, alternatives: dict) -> tuple[bool | None, str | None]:
+def _pre_trend_test_check(trend: dict) -> tuple[bool | None, str | None]:
     """Check 5: does the event study's joint pre-trend test pass at the plan's alpha?"""
-    es = alternatives.get("event_study")
-    pt = es.diagnostics.get("pre_trend_test") if es is not None else None
-    if not (pt and pt.get("p_value") is not None and np.isfinite(pt["p_value"])):
+    if trend["test_p_value"] is None:
         return None, None
-    ok = bool(pt["p_value"] >= result.alpha)
-    if ok:
-        return ok, None
-    return ok, (
-        "the pre-trend test suggests the area was already diverging from the "
-        f"comparison areas before the programme (p = {pt['p_value']:.2f})"
-    )
+    return not trend["test_rejects"], None
 
 
 def _synthetic_fit_check(alternatives: dict) -> tuple[bool | None, str | None]:

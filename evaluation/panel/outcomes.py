@@ -23,8 +23,13 @@ class Outcome:
     # The first calendar year of the shipped annual series that is comparable with the later
     # ones, and why the years before it are not (None: no limit known; monthly returns are
     # not limited by it).  A plan's pre-period starts no earlier than this for the outcome.
+    short: str = ""  # a name short enough for a one-line verdict (default: the label)
     first_comparable: int | None = None
     comparable_note: str = ""
+
+    @property
+    def short_name(self) -> str:
+        return self.short or self.label
 
     def rate(self, numerator, denominator):
         """Rate on the 0-100 scale; NA where the denominator is zero or missing."""
@@ -44,6 +49,7 @@ CATALOGUE: dict[str, Outcome] = {
             "percentage points",
             "New EHC plans issued within 20 weeks, excluding plans where a statutory exception "
             "applied, as a percentage of plans issued excluding exceptions.",
+            short="Timeliness (plans within 20 weeks)",
             first_comparable=2015,
             comparable_note="EHC plans replaced statements from 1 September 2014, so 2014 holds "
             "four months of plans and only about half of LAs reported timeliness for it; 2015 "
@@ -57,6 +63,7 @@ CATALOGUE: dict[str, Outcome] = {
             "higher",
             "percentage points",
             "New EHC plans issued within 20 weeks as a percentage of all plans issued.",
+            short="Timeliness including exceptions",
             first_comparable=2015,
             comparable_note="EHC plans replaced statements from 1 September 2014, so 2014 holds "
             "four months of plans and only about half of LAs reported timeliness for it; 2015 "
@@ -72,6 +79,7 @@ CATALOGUE: dict[str, Outcome] = {
             "SEND Tribunal appeals registered as a percentage of appealable decisions "
             "(MoJ/DfE definition).",
             decimals=2,
+            short="The tribunal appeal rate",
             first_comparable=2014,
             comparable_note="The MoJ/DfE table publishes 2014 to 2024 as one calendar-year "
             "series; its notes flag only 2023 (the person-level SEN2 change), which the plan "
@@ -86,6 +94,7 @@ CATALOGUE: dict[str, Outcome] = {
             "percentage points",
             "Requests for an EHC needs assessment that the LA decided not to assess, as a "
             "percentage of requests received.",
+            short="Refusals to assess",
             first_comparable=2016,
             comparable_note="The shipped SEN2 series has requests refused an assessment from "
             "2016 only.",

@@ -447,7 +447,6 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
     set_title(ax, f"{o.outcome.label}: gap with comparison, relative to {ev.label(ref)}")
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=8, loc="best")
-    pt = es.diagnostics["pre_trend_test"]
     dp = o.outcome.decimals
     level = round(100 * (1 - es.alpha))
     post = terms[terms["period"] >= start]
@@ -458,16 +457,11 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
         f"{fmt(r.ci_high, dp)})"
         for r in post.itertuples()
     )
-    verdict = (
-        "the pre-trend test finds the area already diverging before the programme"
-        if pt["p_value"] < es.alpha
-        else "the pre-trend test finds no clear divergence before the programme"
-    )
+    trend = ev.pre_trend(o.outcome.name)["sentence"]
     alt = (
         f"Event-study chart for '{o.outcome.label}' in {ev.name}: the gap between the area and "
         f"the comparison areas in each {word}, minus the gap in {ev.label(ref)}, with {level}% placebo "
-        f"intervals. After the start: {post_text} {o.outcome.unit}. Before the start, {verdict} "
-        f"(p = {pt['p_value']:.2f})."
+        f"intervals. After the start: {post_text} {o.outcome.unit}. {trend}"
     )
     return fig, alt
 

@@ -37,36 +37,61 @@ def title(ev: AreaEvaluation) -> str:
 
 
 def summary(ev: AreaEvaluation) -> str:
+    """The answer first: one verdict line per outcome (designs/verdict.py), each with its
+    numbers and the reasons for its grade one click away."""
     items = []
     for o in ev.outcomes:
-        role = "Primary outcome" if o.planned.role == "primary" else "Secondary outcome"
+        role = "Main outcome" if o.planned.role == "primary" else "Also measured"
+        v = ev.verdict(o.outcome.name)
         evid = ev.evidence(o.outcome.name)
-        why = (" Concerns: " + "; ".join(evid.concerns) + ".") if evid.concerns else ""
+        why = ("Concerns: " + "; ".join(evid.concerns) + ".") if evid.concerns else ""
+        disagree = (
+            f"<p><strong>{escape(v['disagreement'])}</strong></p>" if v["disagreement"] else ""
+        )
         items.append(
-            f"<li><strong>{role}.</strong> {escape(headline(ev, o))} "
-            f"<strong>Strength of evidence: {escape(evid.label)}.</strong>"
-            f"{escape(why)}{pre_trend_caveat(o)}</li>"
+            f"<li><p class='verdict'><strong>{role}.</strong> {escape(v['line'])}</p>"
+            f"{disagree}<details><summary>The numbers behind this</summary>"
+            f"<p>{escape(headline(ev, o))}</p>{_counts(ev, o)}"
+            f"<p>Strength of evidence: {escape(v['grade'])}. {escape(why)}</p>"
+            f"{pre_trend_caveat(o, ev)}</details></li>"
         )
     return (
         '<section class="summary-box"><h2>Summary</h2>'
-        "<p>Each line compares how this area changed with how all the other local "
-        f"authorities changed over the same {ev.plan.period_word}s (a difference-in-differences). A positive "
-        "number means the area's rate went up by more than the comparison areas' rate. The "
-        "strength of evidence comes from fixed checks of the design (see About this report).</p>"
-        f"<ul>{''.join(items)}</ul></section>"
+        f"<ul class='verdicts'>{''.join(items)}</ul>"
+        "<p>Each line compares how this area changed with how other local authorities changed "
+        f"over the same {ev.plan.period_word}s. Terms are explained in About this report.</p>"
+        "</section>"
     )
 
 
-def pre_trend_caveat(o) -> str:
-    """A visible caveat, placed beside the headline, when the pre-trend test fails."""
-    if not o.pre_trend_fails():
+def _counts(ev: AreaEvaluation, o) -> str:
+    """The counts the rate rests on, in the years the estimate compares (small counts as c)."""
+    rows = ev.panel.units[ev.panel.units["unit_id"] == ev.la_code].set_index(ev.time)
+    den = rows[o.outcome.denominator]
+    periods = list(o.result.pre_periods) + list(o.result.post_periods)
+    vals = []
+    for t in periods:
+        x = den.get(t)
+        if x is None or x != x:
+            continue
+        shown = "c" if int(x) < ev.plan.disclosure_threshold else f"{int(x):,}"
+        vals.append(f"{ev.label(t)}: {shown}")
+    if not vals:
         return ""
-    p = o.pre_trend["p_value"]
+    what = o.outcome.denominator.replace("_", " ")
+    return f"<p>The rate rests on these counts ({escape(what)}): {escape('; '.join(vals))}.</p>"
+
+
+def pre_trend_caveat(o, ev: AreaEvaluation | None = None) -> str:
+    """A visible caveat when the one pre-trend assessment (designs/pre_trend.py) is a concern;
+    the same sentence as everywhere else in the report."""
+    if ev is None or not ev.pre_trend(o.outcome.name)["concern"]:
+        return ""
+    sentence = ev.pre_trend(o.outcome.name)["sentence"]
     return (
-        "<p class='caveat' role='note'><strong>Caution: pre-trend.</strong> Before the "
-        "programme this area was already moving away from the comparison areas more than "
-        f"most areas did (event-study pre-trend test p = {p:.2f}). Part or all of the "
-        "estimate may be that earlier movement continuing, not the programme.</p>"
+        "<p class='caveat' role='note'><strong>Caution: pre-trend.</strong> "
+        f"{escape(sentence)} Part or all of the estimate may be that earlier movement "
+        "continuing, not the programme.</p>"
     )
 
 

@@ -45,8 +45,8 @@ def methods_and_caveats(ev: AreaEvaluation) -> str:
         f"<li><strong>This area already differed before the programme.</strong> In "
         f"{span(primary.result.pre_periods)} its rate for {_lower_first(primary.outcome.label)} "
         "was on average "
-        f"{fmt(abs(gap))} percentage points {above} the comparison areas, and the gap changed by "
-        f"{fmt(d['pre_period_gap_slope_per_period'])} points a year on average.</li>"
+        f"{fmt(abs(gap))} percentage points {above} the comparison areas. "
+        f"{escape(ev.pre_trend(primary.outcome.name)['sentence'])}</li>"
         "<li><strong>The data series breaks in 2023.</strong> From 2023 the SEN2 return moved "
         "from aggregate counts to person-level records; DfE advises care when comparing across "
         "the break. Because every area is affected, the comparison removes the common part of "
@@ -210,4 +210,34 @@ def about(ev: AreaEvaluation) -> str:
             "at random. A change can be real without being caused by the programme, and an "
             "effect can exist that these monthly figures cannot yet show.</p>"
         )
+        + glossary()
     )
+
+
+GLOSSARY = {
+    "Difference-in-differences": "how much more (or less) this area's rate changed than the "
+    "comparison areas' rate over the same years.",
+    "Comparison areas": "the other local authorities in England that are not pilots.",
+    "Placebo test": "the same calculation repeated with each comparison area pretending to be "
+    "the pilot, to see how large a change arises by chance.",
+    "Interval": "the range of effects the placebo test cannot rule out (95% unless stated).",
+    "Too early to tell": "the data vary so much that only an effect larger than the stated "
+    "size would show up; a smaller effect may still exist.",
+    "Minimum detectable effect": "the effect size that would be detected 80 times in 100 "
+    "(make power), larger than the size that would just show up.",
+    "Pooled estimate": "the area's estimate pulled toward the average of all pilots, more so "
+    "the less precise it is.",
+    "Synthetic control": "a weighted mix of comparison areas chosen to track this area before "
+    "the programme.",
+    "Interrupted time series": "the area's own trend before the programme, projected forward.",
+    "Pre-trend": "whether the gap with the comparison areas was already changing before the "
+    "programme.",
+    "Check the data": "a change no comparison area showed, or case numbers that jumped: "
+    "usually a recording change, so look at the returns first.",
+}
+
+
+def glossary() -> str:
+    """One sentence for every technical term the report still uses."""
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in GLOSSARY.items())
+    return f"<h3 id='glossary'>Glossary</h3><dl class='glossary'>{items}</dl>"

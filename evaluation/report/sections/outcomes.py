@@ -42,7 +42,8 @@ def outcome_section(ev: AreaEvaluation, index: int) -> str:
     return (
         f"<h2>{escape(o.outcome.label)}</h2>"
         f"<p>{escape(o.outcome.description)}</p>"
-        f"<p><strong>{escape(headline(ev, o))}</strong></p>{pre_trend_caveat(o)}"
+        f"<p class='verdict'><strong>{escape(ev.verdict(o.outcome.name)['line'])}</strong></p>"
+        f"<p>{escape(headline(ev, o))}</p>{pre_trend_caveat(o, ev)}"
         f"<p>{escape(mid_judgement(o))}</p>{_paragraph(pooled_sentence(ev, o))}"
         f"<h3>{escape(ev.name)} and the comparison areas over time</h3>{chart}"
         f"<details><summary>The same data as a table</summary>{table}</details>"

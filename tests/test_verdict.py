@@ -1,0 +1,85 @@
+"""Issue #15: verdict lines from results.json, design reconciliation capping the grade, one
+pre-trend assessment used by every mention, glossary (METHODOLOGY.md section 2h)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from evaluation.designs.area import evaluate_area
+from evaluation.designs.verdict import capped_grade, reconcile
+from evaluation.report import charts, sections
+from evaluation.report.sections.methods import methods_and_caveats
+
+from .conftest import PLAN
+
+
+@pytest.fixture(scope="module")
+def hartlepool(panel):
+    return evaluate_area("hartlepool", PLAN, panel=panel)
+
+
+def test_verdict_lines_are_short_and_come_from_results_json(hartlepool):
+    d = json.loads(hartlepool.to_json())
+    html = sections.summary(hartlepool)
+    for o, res in zip(hartlepool.outcomes, d["outcomes"], strict=True):
+        v = res["verdict"]
+        assert len(v["line"].split()) <= 25
+        assert v["line"].replace("'", "&#x27;") in html
+        if v["status"] == "cannot_tell":  # the stated size is the JSON's detectable effect
+            assert f"{v['detectable_effect']:.{o.outcome.decimals}f}" in v["line"]
+            raw = res["diagnostics"]["interval_before_bounds"]
+            assert v["detectable_effect"] == pytest.approx((raw[1] - raw[0]) / 2)
+    # the answer comes before the numbers in the summary
+    first = d["outcomes"][0]
+    assert html.index(first["verdict"]["line"][:30]) < html.index("The numbers behind this")
+
+
+def test_disagreeing_designs_are_said_and_cap_the_grade():
+    designs = [
+        {"design": "did", "estimate": 5.0, "p_value": 0.01, "significant": True},
+        {"design": "its_controlled", "estimate": -4.0, "p_value": 0.02, "significant": True},
+        {"design": "synthetic_control", "estimate": 3.0, "p_value": 0.3, "significant": False},
+    ]
+    agree, sentence = reconcile(designs)
+    assert not agree and "disagree" in sentence and "rise" in sentence and "fall" in sentence
+    assert capped_grade("Strong", agree) == "Weak" and capped_grade("Moderate", agree) == "Weak"
+    assert capped_grade("No clear evidence", agree) == "No clear evidence"
+    quiet = [dict(d, significant=False) for d in designs[:1]] + [
+        {"design": "its_single", "estimate": -2.0, "p_value": 0.01, "significant": True},
+        {"design": "its_controlled", "estimate": -3.0, "p_value": 0.01, "significant": True},
+    ]
+    agree, sentence = reconcile(quiet)
+    assert not agree and "main comparison does not" in sentence
+    assert reconcile([dict(d, significant=False) for d in designs]) == (True, "")
+
+
+def test_hartlepool_refusals_disagreement_is_in_the_summary(hartlepool):
+    v = hartlepool.verdict("refusal_to_assess_rate")
+    its = {d["design"]: d for d in v["designs"] if d["design"].startswith("its")}
+    if sum(d["significant"] for d in its.values()) >= 2 and not v["designs"][0]["significant"]:
+        assert not v["designs_agree"]
+        assert v["disagreement"].replace("'", "&#x27;") in sections.summary(hartlepool)
+    assert v["grade"] not in {"Strong", "Moderate"} or v["designs_agree"]
+
+
+def test_the_pre_trend_mentions_carry_the_same_number(hartlepool):
+    o = hartlepool.outcomes[0]
+    pt = hartlepool.pre_trend(o.outcome.name)
+    _, caption = charts.event_study_chart(hartlepool, o)
+    caveats = methods_and_caveats(hartlepool)
+    assert pt["sentence"] in caption
+    assert pt["sentence"].replace("'", "&#x27;") in caveats
+    slope = f"{abs(pt['slope_per_period']):.1f} points a year"
+    assert slope in caption and slope in caveats
+    assert len(set(re.findall(r"changed by (\S+) points a year", caption))) == 1
+    if pt["concern"]:
+        assert pt["sentence"].replace("'", "&#x27;") in sections.summary(hartlepool)
+
+
+def test_glossary_names_every_technical_term(hartlepool):
+    about = sections.about(hartlepool)
+    for term in ["Placebo test", "Difference-in-differences", "Interval", "Too early to tell"]:
+        assert f"<dt>{term}</dt>" in about
