@@ -5,11 +5,13 @@ nothing), executes ``notebooks/area_report.ipynb`` in a temporary directory with
 kernel, exports it without code through the offline ``govreport`` template, checks that the page
 loads nothing from the network, and only then moves ``index.html`` and ``results.json`` into
 ``reports/<area-slug>/`` (write to a temporary file, then rename, so an interrupted run never
-leaves half a report).
+leaves half a report), with the page's tables beside them (``tables.ods``, ``tables-csv.zip``:
+:mod:`evaluation.report.tables`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ import nbformat
 from evaluation.config import PROJECT_ROOT, slugify
 from evaluation.io.geography import load_geography
 from evaluation.panel.plan import load_plan
+from evaluation.report.tables import area_workbook, overview_workbook, write_tables
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "area_report.ipynb"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -164,6 +167,7 @@ def _publish(executed, tmpdir: Path, name: str, slug: str, out_root: Path) -> Re
     target = out_root / slug
     target.mkdir(parents=True, exist_ok=True)
     _atomic_write(target / "results.json", results_tmp.read_text(encoding="utf-8"))
+    write_tables(area_workbook(json.loads(results_tmp.read_text(encoding="utf-8"))), target)
     _atomic_write(target / "index.html", html)
     return RenderedReport(name, slug, target / "index.html", target / "results.json")
 
@@ -422,4 +426,7 @@ def render_overview(
             produced = Path(tmp) / name
             if produced.exists():
                 _atomic_write(target / name, produced.read_text(encoding="utf-8"))
+        if (target / "results.json").exists():  # the downloadable tables (report/tables.py)
+            results = json.loads((target / "results.json").read_text(encoding="utf-8"))
+            write_tables(overview_workbook(results), target)
     return target / "index.html"
