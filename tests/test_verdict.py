@@ -83,3 +83,20 @@ def test_glossary_names_every_technical_term(hartlepool):
     about = sections.about(hartlepool)
     for term in ["Placebo test", "Difference-in-differences", "Interval", "Too early to tell"]:
         assert f"<dt>{term}</dt>" in about
+
+
+def test_no_withheld_value_is_drawn_as_a_number(hartlepool):
+    for o in hartlepool.outcomes:
+        if not o.suppressed:
+            continue
+        fig, alt = charts.comparison_chart(hartlepool, o)
+        area_line = next(ln for ln in fig.axes[0].lines if ln.get_label() == hartlepool.name)
+        drawn = dict(zip(area_line.get_xdata(), area_line.get_ydata(), strict=True))
+        for t in o.suppressed:
+            if t in drawn:
+                assert drawn[t] != drawn[t]  # NaN: a gap in the line, never 0
+        markers = [ln for ln in fig.axes[0].lines if ln.get_label() == "withheld (small numbers)"]
+        shown = {t for t in o.suppressed if t in drawn}
+        assert {x for m in markers for x in m.get_xdata()} == shown
+        if shown:
+            assert "withheld" in alt.lower()

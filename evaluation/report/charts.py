@@ -15,6 +15,10 @@ matplotlib.use("svg")  # charts are rendered to SVG text here, never through the
 matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["font.family"] = "sans-serif"
 matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans"]  # metrics; browsers fall back to sans
+# The SVG's internal ids (clip paths, markers) are hashes salted with this, not with a random
+# salt per run: the same chart gives the same bytes (each chart is its own SVG document, so
+# equal ids in two charts cannot clash); the "Date" metadata is dropped where charts are saved.
+matplotlib.rcParams["svg.hashsalt"] = "send-evaluation"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -131,6 +135,25 @@ def _partial_spans(ev: AreaEvaluation) -> list[tuple[float, float, str]]:
     return out
 
 
+def _withheld_markers(ax, periods: list) -> None:
+    """Withheld values are a gap in the line with a marker on the axis (never a 0), the same
+    on every chart; the caption names the periods."""
+    if not periods:
+        return
+    bottom = ax.get_ylim()[0]
+    ax.plot(
+        periods,
+        [bottom] * len(periods),
+        ls="none",
+        marker="x",
+        ms=8,
+        color=GREY,
+        clip_on=False,
+        label="withheld (small numbers)",
+        zorder=5,
+    )
+
+
 def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, str]:
     """The area's rate against the comparison pool's pooled rate, every year available."""
     units = ev.panel.units
@@ -165,8 +188,9 @@ def comparison_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, 
     ax.set_xticks(years)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8, loc="best")
     ax.set_ylim(bottom=0)
+    _withheld_markers(ax, [t for t in years if t in o.suppressed])
+    ax.legend(frameon=False, fontsize=8, loc="best")
     r = o.result
     pre_area = area.reindex(r.pre_periods).mean()
     pre_comp = comp.reindex(r.pre_periods).mean()
