@@ -131,6 +131,8 @@ def collect_results(
                     "p_value": o["p_value"],
                     "p_value_romano_wolf": _number(o.get("p_value_romano_wolf")),
                     "interval_cut": _interval_cut(o),
+                    "verdict": (o.get("verdict") or {}).get("line", ""),
+                    "grade": (o.get("verdict") or {}).get("grade", ""),
                 }
             )
     frame = pd.DataFrame(rows)

@@ -99,17 +99,19 @@ def overview_html(ov: Overview) -> str:
 
 
 def _programme_effects(ov: Overview) -> str:
-    """'All pilot areas together': the headline programme estimate for each outcome."""
+    """'All pilot areas together': a verdict line per outcome, with the direction of good,
+    then the numbers."""
     level = round(100 * (1 - ov.plan.alpha))
     parts = ["<h2>All pilot areas together</h2><ul>"]
     for name, r in ov.programme.items():
         o = CATALOGUE[name]
         dp = o.decimals
         parts.append(
-            f"<li><strong>{escape(o.label)}</strong>: the {r.n_treated} pilot areas combined "
-            f"changed by {fmt(r.estimate, dp)} {escape(o.unit)} relative to the other areas "
-            f"({level}% interval {fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; "
-            f"p = {r.p_value:.2f}, from {len(r.distribution)} placebo programmes).</li>"
+            f"<li><p><strong>{escape(programme_verdict(o, r))}</strong></p>"
+            f"<p>The {r.n_treated} pilot areas combined changed by {fmt(r.estimate, dp)} "
+            f"{escape(o.unit)} relative to the other areas ({level}% interval "
+            f"{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; p = {r.p_value:.2f}, from "
+            f"{len(r.distribution)} placebo programmes). {escape(_good(o))}</p></li>"
         )
     parts.append(
         "</ul><p>Programme-level inference repeats the comparison with placebo "
@@ -118,6 +120,29 @@ def _programme_effects(ov: Overview) -> str:
         "chosen). No standard errors are shown.</p>"
     )
     return "".join(parts)
+
+
+def _good(o) -> str:
+    return {
+        "higher": "Higher is better.",
+        "lower": "Lower is better.",
+        "neither": "The plan does not say which direction is better.",
+    }[o.better]
+
+
+def programme_verdict(o, r) -> str:
+    """One plain line for the programme estimate: the direction judged by the plan's direction
+    of good when the interval excludes zero, else no clear change."""
+    if not (r.ci_low > 0 or r.ci_high < 0):
+        return f"{o.short_name}: no clear change across the pilots (no clear evidence)."
+    up = r.estimate > 0
+    if o.better == "neither":
+        word = "rose" if up else "fell"
+    else:
+        word = "improved" if up == (o.better == "higher") else "worsened"
+    return (
+        f"{o.short_name} {word} across the pilots more than elsewhere (the interval excludes zero)."
+    )
 
 
 def _partnerships_table(ov: Overview) -> str:
@@ -140,56 +165,53 @@ def _partnerships_table(ov: Overview) -> str:
 
 
 def _areas_table(ov: Overview) -> str:
-    """Every area and outcome, with a note on intervals cut at what a rate can be."""
+    """Every area, one table per outcome: the verdict line first ("Check the data" areas
+    listed first, then by name, so the order holds without JavaScript), then the numbers."""
     cut = ov.areas.get("interval_cut", pd.Series(dtype=str))
     n_cut = int((cut != "no").sum())
-    return (
-        "<h2>Every area and outcome</h2>"
-        + (
+    parts = [
+        "<h2>Every area and outcome</h2>",
+        (
             f"<p>{n_cut} of {len(ov.areas)} intervals have an end set by what is possible (a "
             "rate cannot go below 0 or above 100) rather than by the data; the column "
             "'Interval cut at 0-100' says which, and each area's report gives the unrestricted "
             "interval.</p>"
             if n_cut
             else ""
+        ),
+    ]
+    extra = [c for c in ("p_value_romano_wolf", "q_value_bh") if c in ov.areas]
+    heads = {
+        "p_value_romano_wolf": "p adjusted for the outcomes (Romano-Wolf)",
+        "q_value_bh": "q-value across areas (Benjamini-Hochberg)",
+    }
+    has_verdict = "verdict" in ov.areas
+    for planned in ov.plan.outcomes:
+        o = CATALOGUE[planned.name]
+        rows = ov.areas[ov.areas["outcome"] == planned.name].copy() if len(ov.areas) else ov.areas
+        if rows.empty:
+            continue
+        if has_verdict:
+            rows["_flag"] = rows["grade"] != "Check the data"
+            rows = rows.sort_values(["_flag", "area"]).drop(columns="_flag")
+        cols = [*(["verdict"] if has_verdict else []), "area", "partnership", "estimate"]
+        cols += ["ci_low", "ci_high", "p_value", *extra]
+        cols += ["interval_cut"] if "interval_cut" in ov.areas else []
+        names = [*(["Verdict"] if has_verdict else []), "Area", "Partnership", "Estimate"]
+        names += ["Interval from", "Interval to", "p-value", *[heads[c] for c in extra]]
+        names += ["Interval cut at 0-100"] if "interval_cut" in ov.areas else []
+        parts.append(f"<h3>{escape(o.label)}</h3>")
+        parts.append(
+            _table(
+                rows,
+                cols,
+                names,
+                f"Each pilot area, in {o.unit}; areas to check first, then by name; select a "
+                "column heading to sort",
+                f"areas-{planned.name}",
+            )
         )
-        + _table(
-            ov.areas,
-            [
-                "area",
-                "partnership",
-                "outcome",
-                "estimate",
-                "ci_low",
-                "ci_high",
-                "p_value",
-                *[c for c in ("p_value_romano_wolf", "q_value_bh") if c in ov.areas],
-                *(["interval_cut"] if "interval_cut" in ov.areas else []),
-            ],
-            [
-                "Area",
-                "Partnership",
-                "Outcome",
-                "Estimate",
-                "Interval from",
-                "Interval to",
-                "p-value",
-                *[
-                    head
-                    for c, head in (
-                        ("p_value_romano_wolf", "p adjusted for the outcomes (Romano-Wolf)"),
-                        ("q_value_bh", "q-value across areas (Benjamini-Hochberg)"),
-                    )
-                    if c in ov.areas
-                ],
-                *(["Interval cut at 0-100"] if "interval_cut" in ov.areas else []),
-            ],
-            "Per-area difference-in-differences, in each outcome's units ("
-            + "; ".join(sorted({CATALOGUE[p.name].unit for p in ov.plan.outcomes}))
-            + "); select a column heading to sort",
-            "areas",
-        )
-    )
+    return "".join(parts)
 
 
 P_COLUMNS = {"p_value", "p_value_romano_wolf", "q_value_bh"}  # shown to two decimals

@@ -20,7 +20,11 @@ DESIGN_LABELS = {
 
 
 def _mde_text(value: float, dp: int) -> str:
-    return "not reached" if value is None or not np.isfinite(value) else fmt(value, dp)
+    """The MDE as shown; on the 0-100 scale of every rate an MDE above 100 points cannot be
+    an effect at all, so it is said as "larger than the scale"."""
+    if value is None or not np.isfinite(value):
+        return "not reached"
+    return "larger than the scale" if value > 100 else fmt(value, dp)
 
 
 def power_chart(pw: PowerAnalysis, outcome: str, mid: float | None) -> tuple[plt.Figure, str]:
