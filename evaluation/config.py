@@ -5,6 +5,8 @@ Everything here is the bottom layer: it imports nothing from the rest of ``evalu
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -39,3 +41,13 @@ def slugify(name: str) -> str:
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
     text = text.replace("&", " and ").lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def run_date() -> dt.date:
+    """The date a report is produced: today, or the UTC date of ``SOURCE_DATE_EPOCH`` (seconds
+    since 1970) when that is set, the reproducible-builds convention, so that runs on
+    different days can give byte-identical reports."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
+    return dt.date.today()

@@ -101,7 +101,11 @@ def test_broken_file(name, contract, rule, row, column, code, tmp_path, capsys):
     assert len(files) == 1
     entry = files[0]
     if code == 2:
-        assert "error" in entry and name in entry["error"] or "error" in entry
+        assert name in entry["error"]
+        if contract is not None:  # refused, naming the closest contract and what it lacks
+            assert entry["closest_contracts"][0] == contract and column in entry["missing_columns"]
+            assert contract in entry["error"] and column in entry["error"]
+            assert not (tmp_path / "q").exists()  # nothing validated, nothing quarantined
         return
     assert entry["contract"] == contract
     assert entry["rows_in"] == entry["rows_accepted"] + entry["rows_quarantined"]

@@ -13,11 +13,29 @@ from evaluation.report.text import fmt
 
 from .conftest import PLAN, ROOT
 
+FIRST_RENDER: dict[str, bytes] = {}  # the first render's bytes (a later test re-renders in place)
+
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    return render_area("hartlepool", PLAN, out_root=out)
+    report = render_area("hartlepool", PLAN, out_root=out)
+    FIRST_RENDER.update(html=report.html.read_bytes(), results=report.results.read_bytes())
+    return report
+
+
+def test_same_inputs_give_byte_identical_pages_and_no_kernel_warnings(rendered, tmp_path, capfd):
+    """Same inputs, plan, seed and code: the same index.html and results.json, byte for byte
+    (cell ids from their position, SVG ids from a fixed salt, no dates but the run date, which
+    SOURCE_DATE_EPOCH pins); and the kernel prints nothing on the terminal."""
+    capfd.readouterr()
+    again = render_area("hartlepool", PLAN, out_root=tmp_path)
+    assert again.html.read_bytes() == FIRST_RENDER["html"]
+    assert again.results.read_bytes() == FIRST_RENDER["results"]
+    out, err = capfd.readouterr()
+    assert "WARNING" not in err and "Warning" not in err and "Traceback" not in err, err
+    html = FIRST_RENDER["html"].decode("utf-8")
+    assert 'id="cell-id=cell-0"' in html and "Warning" not in html
 
 
 def test_report_files_are_written(rendered):

@@ -31,10 +31,36 @@ __all__ = ["EXIT_DATA", "EXIT_PLAN", "EXIT_RENDER", "EXIT_USAGE", "build_parser"
 COMMAND_MODULES = (areas, report, validate, its, did, pool, cases, demo_data, power)
 
 
+def package_version() -> str:
+    """The installed package's version (its metadata, as pip reports it), else the source
+    tree's ``evaluation.__version__`` when the package is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("send-evaluation")
+    except metadata.PackageNotFoundError:
+        from evaluation import __version__
+
+        return __version__
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print the version and exit; the metadata is read only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        kwargs.setdefault("help", "print the version of the toolkit and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} (send-evaluation) {package_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation", description="SEND test-and-learn evaluation toolkit"
     )
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)

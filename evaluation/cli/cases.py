@@ -2,8 +2,8 @@
 panel in the EES layout (:func:`evaluation.panel.cases.cases_to_panel`).
 
 Exit 0: panel written, no errors; 1: panel written but some rows were quarantined or other
-errors found (see stderr and the quarantine files), or no record was accepted; 2: bad usage or
-a file that cannot be read.
+errors found (see stderr and the quarantine files), or no record was accepted; 2: bad usage, a
+file that cannot be read, or a file that lacks a column case records must have (no panel).
 """
 
 from __future__ import annotations
@@ -25,11 +25,21 @@ def register(subparsers) -> None:
         help="case-level records -> area x period panel (EES layout)",
         description="Validate case-level records and derive the area x period panel (EES layout).",
     )
-    p.add_argument("files", nargs="+", help="case-level CSV/XLSX/ODS files")
-    p.add_argument("--freq", default="month", choices=FREQS)
-    p.add_argument("--out", required=True, help="panel CSV to write")
-    p.add_argument("--cutoff", help="data cut-off YYYY-MM-DD (default: end of the latest month)")
-    p.add_argument("--start", help="first period to report, e.g. 2021-01 (default: earliest)")
+    p.add_argument("files", nargs="+", help="case-level CSV/XLSX/ODS files, one record per request")
+    p.add_argument(
+        "--freq",
+        default="month",
+        choices=FREQS,
+        help="length of the panel's periods (default: %(default)s)",
+    )
+    p.add_argument("--out", required=True, help="path of the panel CSV to write")
+    p.add_argument(
+        "--cutoff", help="data cut-off date, YYYY-MM-DD (default: the end of the latest month)"
+    )
+    p.add_argument(
+        "--start",
+        help="first period to report, YYYY-MM or YYYY-MM-DD, e.g. 2021-01 (default: the earliest)",
+    )
     add_quarantine_dir_option(p)
     p.set_defaults(run=run, reports_own_errors=True)
 
@@ -41,10 +51,22 @@ def cutoff_and_start(args: argparse.Namespace):
 
     import pandas as pd
 
-    cutoff = dt.date.fromisoformat(args.cutoff) if args.cutoff else None
-    start = (
-        pd.Timestamp(args.start + ("-01" if len(args.start) == 7 else "")) if args.start else None
-    )
+    try:
+        cutoff = dt.date.fromisoformat(args.cutoff) if args.cutoff else None
+    except ValueError as exc:
+        raise ValueError(
+            f"--cutoff must be a date YYYY-MM-DD, not {args.cutoff!r} ({exc})"
+        ) from None
+    try:
+        start = (
+            pd.Timestamp(args.start + ("-01" if len(args.start) == 7 else ""))
+            if args.start
+            else None
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"--start must be a month YYYY-MM (or a date YYYY-MM-DD), not {args.start!r} ({exc})"
+        ) from None
     return cutoff, start
 
 
@@ -65,6 +87,16 @@ def run(args: argparse.Namespace) -> int:
         panel, info = cases_to_panel(args.files, args.freq, cutoff, start=start)
     except (ReadError, ValueError) as exc:
         return error(str(exc), EXIT_USAGE)
+    refused = [f for r in info.results for f in r.findings if f.rule == "required_columns"]
+    if refused:  # not a case-records file: nothing to count, no panel, nothing quarantined
+        for f in refused:
+            print(
+                f"error: {f.file} is not a case-records file: it lacks column(s) {f.column} of "
+                "data_contracts/case_records.yaml; add them (or check the file), and no panel "
+                "was written",
+                file=sys.stderr,
+            )
+        return EXIT_USAGE
     for result in info.results:
         print(result.summary(), file=sys.stderr)
         written = result.write_quarantine(args.quarantine_dir)

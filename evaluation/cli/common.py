@@ -13,13 +13,15 @@ import sys
 EXIT_OK = 0
 EXIT_USAGE, EXIT_PLAN, EXIT_DATA, EXIT_RENDER = 2, 3, 4, 5
 DEFAULT_PLAN = "plans/change_programme_2023.yaml"
-PLAN_SEED_HELP = "default: the plan's seed"
-JSON_HELP = "print one JSON object"
+PLAN_SEED_HELP = "random seed, an integer (default: the plan's seed)"
+JSON_HELP = "print one JSON object instead of the text summary"
 
 
 def add_plan_option(parser: argparse.ArgumentParser) -> None:
     """``--plan PLAN`` (default: the change programme plan)."""
-    parser.add_argument("--plan", default=DEFAULT_PLAN)
+    parser.add_argument(
+        "--plan", default=DEFAULT_PLAN, help="evaluation plan YAML file (default: %(default)s)"
+    )
 
 
 def add_plan_seed_option(
@@ -34,13 +36,19 @@ def add_quarantine_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quarantine-dir",
         default="reports/validation/quarantine",
-        help="where quarantined rows are written with their reasons",
+        help="folder where quarantined rows are written with their reasons (default: %(default)s)",
     )
 
 
 def add_alpha_option(parser: argparse.ArgumentParser) -> None:
     """``--alpha A``, the two-sided level of the intervals."""
-    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="two-sided significance level, between 0 and 1: intervals are 100(1 - alpha)%% "
+        "(default: %(default)s, 95%% intervals)",
+    )
 
 
 def add_json_option(parser: argparse.ArgumentParser, help_text: str = JSON_HELP) -> None:
@@ -62,7 +70,7 @@ def read_data_csv(path: str):
     try:
         return pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        print(f"error: cannot read {path}: {' '.join(str(exc).split())}", file=sys.stderr)
         return None
 
 

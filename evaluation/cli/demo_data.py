@@ -28,23 +28,56 @@ def register(subparsers) -> None:
         help="write realistic SYNTHETIC case-level returns (demo data)",
         description="Generate SYNTHETIC case-level returns for every LA (clearly labelled).",
     )
-    p.add_argument("--seed", type=int, default=20230901)
-    p.add_argument("--out", default="data/synthetic", help="output directory")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=20230901,
+        help="random seed, an integer; the same seed gives the same records (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out", default="data/synthetic", help="output directory (default: %(default)s)"
+    )
     p.add_argument(
         "--scale",
         type=float,
         default=DEFAULT_SCALE,
-        help=f"multiplier of published request volumes (default {DEFAULT_SCALE})",
+        help="multiplier of the published request volumes, a positive number "
+        "(default: %(default)s)",
     )
-    p.add_argument("--start", default="2021-01", help="first analysed month YYYY-MM")
-    p.add_argument("--end", default="2025-12", help="last month YYYY-MM (cut-off: its last day)")
-    p.add_argument("--burn-in", type=int, default=12, help="months generated before --start")
-    p.add_argument("--effect-pp", type=float, default=DEFAULT_EFFECT_PP, help="pilot effect")
     p.add_argument(
-        "--plan", default=str(DEFAULT_EFFECT_PLAN), help="plan whose pilots get the effect"
+        "--start", default="2021-01", help="first analysed month, YYYY-MM (default: %(default)s)"
+    )
+    p.add_argument(
+        "--end",
+        default="2025-12",
+        help="last month, YYYY-MM; the data cut-off is its last day (default: %(default)s)",
+    )
+    p.add_argument(
+        "--burn-in",
+        type=int,
+        default=12,
+        help="months generated before --start, so that cases open at --start have a history "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--effect-pp",
+        type=float,
+        default=DEFAULT_EFFECT_PP,
+        help="true pilot effect on the within-20-weeks probability, in percentage points, for "
+        "requests received from the pilot's start month (default: %(default)s)",
+    )
+    p.add_argument(
+        "--plan",
+        default=str(DEFAULT_EFFECT_PLAN),
+        help="evaluation plan whose pilots get the effect (default: "
+        "plans/change_programme_2023.yaml)",
     )
     p.add_argument("--no-effect", action="store_true", help="no true effect anywhere")
-    p.add_argument("--name", default="synthetic_cases", help="file stem")
+    p.add_argument(
+        "--name",
+        default="synthetic_cases",
+        help="file stem: writes NAME.csv and NAME.intended.csv (default: %(default)s)",
+    )
     p.set_defaults(run=run, reports_own_errors=True)
 
 

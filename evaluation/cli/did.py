@@ -19,26 +19,74 @@ from evaluation.designs.registry import COMMANDS
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("did", help="difference-in-differences on your own tidy panel CSV")
-    p.add_argument("--data", required=True)
-    p.add_argument("--unit", required=True)
-    p.add_argument("--time", required=True)
-    p.add_argument("--outcome", required=True)
+    p.add_argument("--data", required=True, help="tidy panel CSV file, one row per unit and period")
+    p.add_argument("--unit", required=True, help="column of the unit (area) identifier")
     p.add_argument(
-        "--first-treated", required=True, help="first treated period; 0 or empty = never treated"
+        "--time", required=True, help="column of the period, numeric (e.g. a year or month number)"
     )
-    p.add_argument("--weights", help="weights column (e.g. the rate's denominator)")
-    p.add_argument("--cluster", help="cluster column (default: the unit)")
-    p.add_argument("--method", default="twfe", choices=list(COMMANDS))
-    p.add_argument("--control", default="never", choices=["never", "notyet"], help="cs only")
+    p.add_argument(
+        "--outcome",
+        required=True,
+        help="column of the outcome; effects are in its units (percentage points for a 0-100 rate)",
+    )
+    p.add_argument(
+        "--first-treated",
+        required=True,
+        help="column of each unit's first treated period, in --time units; 0 or empty = never "
+        "treated",
+    )
+    p.add_argument(
+        "--weights",
+        help="column of regression weights, e.g. the rate's denominator (default: unweighted)",
+    )
+    p.add_argument(
+        "--cluster",
+        help="column of the clusters for standard errors, the wild bootstrap and "
+        "randomisation (default: the unit)",
+    )
+    p.add_argument(
+        "--method",
+        default="twfe",
+        choices=list(COMMANDS),
+        help="estimator: twfe (two-way fixed effects), event (event study), cs "
+        "(Callaway-Sant'Anna), imputation (Gardner / Borusyak-Jaravel-Spiess), sc (synthetic "
+        "control), sdid (synthetic DiD) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--control",
+        default="never",
+        choices=["never", "notyet"],
+        help="comparison group of --method cs: never-treated or not-yet-treated units "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--inference",
         choices=["cluster", "wild", "placebo", "ri"],
-        help="default: placebo for one treated unit or sc/sdid, cluster otherwise",
+        help="cluster (CR1 cluster-robust), wild (wild cluster bootstrap), placebo "
+        "(placebo-in-space), ri (randomisation) (default: placebo for one treated unit or "
+        "sc/sdid, cluster otherwise)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the wild bootstrap and randomisation draws, an integer "
+        "(default: %(default)s)",
+    )
     add_alpha_option(p)
-    p.add_argument("--n-boot", type=int, default=9999, help="wild bootstrap draws")
-    p.add_argument("--n-perm", type=int, default=9999, help="randomisation draws")
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=9999,
+        help="number of wild bootstrap draws for --inference wild (default: %(default)s)",
+    )
+    p.add_argument(
+        "--n-perm",
+        type=int,
+        default=9999,
+        help="number of random re-assignments for --inference ri; all assignments are "
+        "enumerated when there are no more than this (default: %(default)s)",
+    )
     add_json_option(p)
     p.set_defaults(run=run)
 
@@ -51,19 +99,25 @@ ESTIMATE_OPTIONS = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from evaluation.designs.did import DidUsageError, estimate, payload
+    from evaluation.designs.checks import caught_warnings
+    from evaluation.designs.did import estimate, payload
 
     data = read_data_csv(args.data)
     if data is None:
         return EXIT_DATA
     try:
-        res = estimate(data, **{name: getattr(args, name) for name in ESTIMATE_OPTIONS})
-    except DidUsageError as exc:
+        # a degenerate panel is refused before any fit (DidUsageError); numerical warnings of
+        # the fit go into the result's diagnostics, never to the terminal
+        with caught_warnings() as seen:
+            res = estimate(data, **{name: getattr(args, name) for name in ESTIMATE_OPTIONS})
+    except (ValueError, ArithmeticError) as exc:  # the file was read: the design does not fit it
         return error(f"{args.data}: {exc}", EXIT_USAGE)
-    except ValueError as exc:
-        return error(f"{args.data}: {exc}", EXIT_DATA)
+    if seen:
+        res.diagnostics["numerical_warnings"] = seen
     if args.json:
         print_json(payload(res))
     else:
         print(res.summary())
+        if seen:
+            print("Numerical warnings:\n" + "\n".join(f"  - {w}" for w in seen))
     return 0

@@ -20,42 +20,105 @@ CI_KEYS = ["estimate", "se", "ci_low", "ci_high", "p_value"]
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("its", help="interrupted time series on your own tidy CSV")
-    p.add_argument("--data", required=True)
-    p.add_argument("--time", required=True)
-    p.add_argument("--outcome", required=True)
+    p.add_argument("--data", required=True, help="tidy CSV file, one row per time point")
     p.add_argument(
-        "--interruption", required=True, help="the first time value after the interruption"
+        "--time",
+        required=True,
+        help="column of the time index, numeric and equally spaced (e.g. a month number)",
     )
     p.add_argument(
-        "--family", default="gaussian", choices=["gaussian", "poisson", "quasipoisson", "binomial"]
+        "--outcome",
+        required=True,
+        help="column of the outcome, in its own units (a rate, or a count for "
+        "poisson/quasipoisson, successes for binomial)",
+    )
+    p.add_argument(
+        "--interruption",
+        required=True,
+        help="the first time value after the interruption, in --time units",
+    )
+    p.add_argument(
+        "--family",
+        default="gaussian",
+        choices=["gaussian", "poisson", "quasipoisson", "binomial"],
+        help="error distribution and link: gaussian (identity), poisson/quasipoisson (log), "
+        "binomial (logit) (default: %(default)s)",
     )
     p.add_argument(
         "--method",
         default="ar1-reml",
         choices=["ar1-reml", "ols-hac", "glsar", "ols"],
-        help="gaussian only (default ar1-reml; ols-hac = Newey-West as Stata itsa)",
+        help="fit of a gaussian model: ar1-reml (GLS, AR(1) errors, REML), ols-hac (Newey-West, "
+        "as Stata itsa), glsar (Cochrane-Orcutt) or ols (default: %(default)s)",
     )
-    p.add_argument("--offset", help="exposure column; log(offset) enters the model")
-    p.add_argument("--trials", help="trials column (binomial)")
-    p.add_argument("--harmonics", type=int, default=0)
-    p.add_argument("--season-col")
-    p.add_argument("--season-period", type=float)
-    p.add_argument("--hac-lags", type=int)
-    p.add_argument("--effects", default="level+slope", choices=["level", "level+slope"])
     p.add_argument(
-        "--control-col", help="comparison series; the model is fitted to outcome - control"
+        "--offset", help="exposure column; log(offset) enters the model (default: no offset)"
+    )
+    p.add_argument("--trials", help="trials column, binomial only (default: none)")
+    p.add_argument(
+        "--harmonics",
+        type=int,
+        default=0,
+        help="number of Fourier sine/cosine pairs for seasonality; needs --season-col and "
+        "--season-period (default: %(default)s, no seasonal terms)",
+    )
+    p.add_argument(
+        "--season-col",
+        help="column of the position in the seasonal cycle, e.g. month of year 1-12 "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--season-period",
+        type=float,
+        help="length of the seasonal cycle in --season-col units, e.g. 12 for months "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--hac-lags",
+        type=int,
+        help="Newey-West lags, in periods, for ols-hac or a GLM (default: floor(4 (T/100)^(2/9)),"
+        " at least 1, for ols-hac; none for GLMs)",
+    )
+    p.add_argument(
+        "--effects",
+        default="level+slope",
+        choices=["level", "level+slope"],
+        help="interruption terms: a level change, or a level and a slope change "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--control-col",
+        help="column of a comparison series (controlled ITS; gaussian only): the model is "
+        "fitted to outcome minus control (default: none)",
     )
     p.add_argument(
         "--extra-interruption",
         action="append",
         type=float,
         default=[],
-        help="another interruption (e.g. a data break); repeat for several",
+        help="another interruption, e.g. a data break, in --time units, with its own level "
+        "(and slope) terms; repeat for several (default: none)",
     )
-    p.add_argument("--ramp", type=int, default=0, help="phase-in periods for the level change")
-    p.add_argument("--washout", type=int, default=0, help="post periods left out of the fit")
+    p.add_argument(
+        "--ramp",
+        type=int,
+        default=0,
+        help="phase-in periods for the level change, which rises linearly over them "
+        "(default: %(default)s, an immediate step)",
+    )
+    p.add_argument(
+        "--washout",
+        type=int,
+        default=0,
+        help="post-interruption periods left out of the fit (default: %(default)s)",
+    )
     add_alpha_option(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (ar1-reml)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the bootstrap bias correction of ar1-reml, an integer (default: %(default)s)",
+    )
     add_json_option(p)
     p.set_defaults(run=run)
 
@@ -158,15 +221,23 @@ def run(args: argparse.Namespace) -> int:
     data = read_data_csv(args.data)
     if data is None:
         return EXIT_DATA
+    from evaluation.designs.checks import caught_warnings
+
     try:
         data, outcome = modelled_series(args, data)
         interruption = interruption_time(args.interruption)
         try:
-            res = fit_its(args, data, outcome, interruption)
-        except ValueError as exc:
-            raise ItsUsageError(str(exc)) from exc
+            # a degenerate series is refused before the fit; the fit's numerical warnings go
+            # into the diagnostics, never to the terminal
+            check_series(args, data, outcome, interruption)
+            with caught_warnings() as seen:
+                res = fit_its(args, data, outcome, interruption)
+        except (ValueError, ArithmeticError) as exc:
+            raise ItsUsageError(f"{args.data}: {exc}") from exc
     except ItsUsageError as exc:
         return error(str(exc), EXIT_USAGE)
+    if seen:
+        res.diagnostics["numerical_warnings"] = seen
     payload = its_payload(res)
     if args.control_col:
         payload["controlled"] = {
@@ -177,4 +248,32 @@ def run(args: argparse.Namespace) -> int:
         print_json(payload)
     else:
         print(res.summary())
+        if seen:
+            print("Numerical warnings:\n" + "\n".join(f"  - {w}" for w in seen))
     return 0
+
+
+def check_series(args: argparse.Namespace, data, outcome: str, interruption: float) -> None:
+    """Refuse a series the model the options ask for cannot be fitted to (DesignError)."""
+    from evaluation.designs.checks import check_its_series
+
+    if outcome != args.outcome:  # the difference series, named as the user would say it
+        named = f"{args.outcome} - {args.control_col}"
+        data, outcome = data.rename(columns={outcome: named}), named
+    check_its_series(
+        data,
+        time=args.time,
+        outcome=outcome,
+        interruption=interruption,
+        family=args.family,
+        method=args.method,
+        offset=args.offset,
+        trials=args.trials,
+        washout=args.washout,
+        effects=args.effects,
+        ramp=args.ramp,
+        extra_interruptions=tuple(args.extra_interruption),
+        harmonics=args.harmonics,
+        season_col=args.season_col,
+        season_period=args.season_period,
+    )

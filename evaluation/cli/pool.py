@@ -35,7 +35,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--data", required=True, help="CSV file, one row per estimate")
     p.add_argument("--estimate", required=True, help="column of the estimates")
-    p.add_argument("--se", required=True, help="column of their standard errors (> 0)")
+    p.add_argument(
+        "--se", required=True, help="column of their standard errors, > 0, in the estimates' units"
+    )
     p.add_argument(
         "--covariate",
         action="append",
@@ -43,7 +45,10 @@ def register(subparsers) -> None:
         help="shrink toward a weighted regression on this column; repeat for several "
         "(default: toward the weighted mean)",
     )
-    p.add_argument("--weights", help="weights column of the regression and moments (e.g. 1/se^2)")
+    p.add_argument(
+        "--weights",
+        help="weights column of the regression and moments, e.g. 1/se^2 (default: equal weights)",
+    )
     add_alpha_option(p)
     p.add_argument(
         "--kappa", help="kurtosis bound: a number >= 1, or inf for none (default: estimated)"
@@ -52,7 +57,7 @@ def register(subparsers) -> None:
         "--fs-correction",
         default="PMT",
         choices=FS_CORRECTIONS,
-        help="finite-sample correction of the moments (default PMT, as R ebci)",
+        help="finite-sample correction of the moments (default: %(default)s, as R ebci)",
     )
     add_json_option(p)
     p.set_defaults(run=run)
@@ -131,6 +136,13 @@ def pool_inputs(args: argparse.Namespace, data) -> dict:
         raise PoolUsageError(
             f"{path}: column(s) {missing} not found (columns: {', '.join(map(str, data.columns))})"
         )
+    others = [("--se", args.se), ("--weights", args.weights)]
+    for option, col in others + [("--covariate", c) for c in args.covariate]:
+        if col is not None and col == args.estimate:  # pooling estimates on themselves
+            raise PoolUsageError(
+                f"{path}: {option} names column {col!r}, the estimates (--estimate): it must "
+                "be a different column"
+            )
     if len(data) < MIN_ROWS:
         raise PoolUsageError(f"{path}: need at least {MIN_ROWS} data rows, got {len(data)}")
     rows = pd.RangeIndex(1, len(data) + 1, name="row")
@@ -197,6 +209,11 @@ def fit(args: argparse.Namespace, kappa: float | None):
     except RuntimeError as exc:  # the critical-value search failed its own check
         raise PoolUsageError(
             f"{args.data}: the robust critical value could not be computed ({exc}); try --kappa inf"
+        ) from exc
+    except ArithmeticError as exc:  # e.g. 1e300 estimates with 1e-300 standard errors
+        raise PoolUsageError(
+            f"{args.data}: the moments of the estimates overflow double precision "
+            f"({type(exc).__name__}: {exc}); rescale --estimate and --se (e.g. to thousands)"
         ) from exc
 
 

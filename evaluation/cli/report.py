@@ -11,14 +11,25 @@ from evaluation.cli.common import EXIT_RENDER, add_plan_option, add_plan_seed_op
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="render the evidence report for one pilot area")
-    p.add_argument("--area", required=True, help="slug (hartlepool), 3-digit code or GSS code")
+    p.add_argument(
+        "--area",
+        required=True,
+        help="the pilot area: its slug (hartlepool), 3-digit LA code or GSS code; "
+        "`python -m evaluation areas` lists them",
+    )
     add_plan_option(p)
     add_plan_seed_option(p)
     p.set_defaults(run=run_report)
     p = subparsers.add_parser("reports", help="render every pilot area, the overview and the index")
     add_plan_option(p)
-    add_plan_seed_option(p, help_text=None)
-    p.add_argument("--jobs", type=int, default=None, help="parallel renders (default: cores)")
+    add_plan_seed_option(p)
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="number of reports rendered in parallel, one process each (default: the number "
+        "of CPU cores)",
+    )
     p.set_defaults(run=run_reports)
 
 

@@ -2,7 +2,8 @@
 quarantined rows with their reasons and, on request, every finding as JSON.
 
 Exit 0: no errors; 1: at least one row has an error (rows quarantined); 2: a file that cannot
-be read or an unknown contract.
+be read, an unknown contract, or a file no contract fits exactly (the closest is named, with the
+columns it lacks) or that fits two equally (name one with ``--contract``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from evaluation.cli.common import add_plan_option, add_quarantine_dir_option
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="validate files against their data contracts")
-    p.add_argument("paths", nargs="*", help="files (default: the plan's sources)")
-    p.add_argument("--contract", help="contract name (default: inferred from the columns)")
-    p.add_argument("--report-json", help="write every finding to this JSON file")
+    p.add_argument(
+        "paths", nargs="*", help="CSV/XLSX/ODS files to check (default: the plan's input files)"
+    )
+    p.add_argument(
+        "--contract",
+        help="contract name, a file stem in data_contracts/ (default: inferred from each file's "
+        "columns)",
+    )
+    p.add_argument(
+        "--report-json", help="write every finding to this JSON file (default: none written)"
+    )
     add_quarantine_dir_option(p)
     add_plan_option(p)
     p.set_defaults(run=run)
@@ -56,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from evaluation.contracts import ContractError, validate_file
+    from evaluation.contracts import ContractError, ContractInferenceError, validate_file
     from evaluation.io.geography import load_geography
     from evaluation.io.readers import ReadError
     from evaluation.panel.plan import load_plan
@@ -74,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             result = validate_file(path, contract, geo)
         except (ReadError, ContractError) as exc:
             print(f"error: {exc}", file=sys.stderr)
-            report["files"].append({"path": str(path), "contract": contract, "error": str(exc)})
+            entry = {"path": str(path), "contract": contract, "error": str(exc)}
+            if isinstance(exc, ContractInferenceError):  # which contract is closest, and why not
+                entry |= {"closest_contracts": exc.closest, "missing_columns": exc.missing}
+            report["files"].append(entry)
             worst = max(worst, 2)
             continue
         written = result.write_quarantine(out_dir)

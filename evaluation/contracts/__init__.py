@@ -11,7 +11,8 @@ and each step produces :class:`~evaluation.findings.Finding` records that name f
 column, rule and severity:
 
 0. **read** (:mod:`evaluation.io.readers`, :mod:`evaluation.io.tribunal`): the file as a text
-   frame with each row's ``source_row``; a file that looks as if it carries personal data
+   frame with each row's ``source_row``; without a named contract, the one its columns fit
+   (:mod:`~evaluation.contracts.inference`: the closest, and only if it fits exactly); a file that looks as if it carries personal data
    (:mod:`~evaluation.contracts.privacy`) or lacks a required column is refused whole;
 1. **parse** (:mod:`~evaluation.contracts.parse`): each cell is a value of the column's type or
    one of *this source's* symbols; columns whose values repeat are hash-encoded once;
@@ -19,8 +20,8 @@ column, rule and severity:
    values, patterns, required values), built from the YAML and run on the distinct values of
    encoded columns, row by row on free text; findings are the same, in the same order, either
    way;
-3. **rules beyond types** (:mod:`~evaluation.contracts.rules`): unique keys and duplicate
-   submissions, time_period width against time_identifier and one family per file, numerator
+3. **rules beyond types** (:mod:`~evaluation.contracts.rules`): key values present (not blank,
+   not a missing-value symbol), unique keys and duplicate submissions, time_period width against time_identifier and one family per file, numerator
    <= denominator, published percentages against their recomputation (0.1 points), (name, code)
    pairs against the LA lookup, case chronology, and gaps in a return's periods;
 4. **quarantine** (:mod:`~evaluation.contracts.quarantine`): rows with an error are quarantined
@@ -30,13 +31,13 @@ column, rule and severity:
 This module re-exports the names used outside the package.
 """
 
+from evaluation.contracts.inference import ContractInferenceError, infer_contract
 from evaluation.contracts.parse import Encoded, parse_frame, parse_iso_dates
 from evaluation.contracts.schema import column_checks
 from evaluation.contracts.spec import (
     MONTHS,
     PARALLEL_ROWS,
     ContractError,
-    infer_contract,
     list_contracts,
     load_contract,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "MONTHS",
     "PARALLEL_ROWS",
     "ContractError",
+    "ContractInferenceError",
     "Encoded",
     "ValidationResult",
     "column_checks",

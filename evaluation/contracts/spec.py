@@ -2,9 +2,10 @@
 
 A contract is readable YAML that doubles as the data dictionary (title, description, type, unit,
 allowed values, missing-value symbols with their meanings, keys, rules).  This module loads and
-checks it (:func:`load_contract`), lists the known ones, picks the one that fits a file's columns
-(:func:`infer_contract`), and holds the vocabulary the checks share: the column types, the
-time identifiers and their period widths, the standard EES text columns.
+checks it (:func:`load_contract`), lists the known ones, and holds the vocabulary the checks
+share: the column types, the time identifiers and their period widths, the standard EES text
+columns.  Which contract fits a file's columns is decided in
+:mod:`~evaluation.contracts.inference`.
 """
 
 from __future__ import annotations
@@ -240,24 +241,3 @@ def _check_rules_and_keys(path: Path, raw: dict, rules: dict, columns: dict) -> 
 
 def list_contracts() -> list[str]:
     return sorted(p.stem for p in CONTRACT_DIR.glob("*.yaml"))
-
-
-def infer_contract(columns: list[str]) -> Contract:
-    """The contract whose ``match`` columns are all present (the most specific wins)."""
-    cols = set(columns)
-    candidates = []
-    tried = []
-    for name in list_contracts():
-        c = load_contract(name)
-        if not c.match:
-            continue
-        tried.append(name)
-        if set(c.match) <= cols:
-            present = len(cols & set(c.columns))
-            candidates.append(((present, present / max(len(c.columns), 1)), name, c))
-    if not candidates:
-        raise ContractError(
-            f"No contract fits these columns; tried {', '.join(tried)}. Name one with --contract."
-        )
-    candidates.sort(key=lambda t: (-t[0][0], -t[0][1], t[1]))
-    return candidates[0][2]

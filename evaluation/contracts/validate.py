@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation.contracts.inference import infer_contract
 from evaluation.contracts.parse import (
     Encoded,
     encode,
@@ -29,6 +30,7 @@ from evaluation.contracts.rules import (
     case_rules,
     geography_rules,
     key_rules,
+    key_value_rules,
     period_gap_rules,
     ratio_rules,
     time_rules,
@@ -39,7 +41,7 @@ from evaluation.contracts.schema import (
     finish_column_checks,
     start_column_checks,
 )
-from evaluation.contracts.spec import PARALLEL_ROWS, Contract, infer_contract, load_contract
+from evaluation.contracts.spec import PARALLEL_ROWS, Contract, load_contract
 from evaluation.findings import ERROR, WARNING, Finding, findings_frame
 from evaluation.io.geography import Geography
 
@@ -138,6 +140,7 @@ def validate_frame(
     findings = _shape_findings(frame, contract, file)
     typed, symbols, check_findings, encoded = _run_checks(frame, contract, file)
     findings += check_findings
+    findings += key_value_rules(frame, contract, file, findings)
     if geo is not None:
         validated = pd.Series("", index=typed.index, dtype=object)
         findings += geography_rules(typed, contract, file, geo, validated, encoded)
@@ -300,7 +303,7 @@ def validate_file(
         contract = contract or load_contract("send_tribunal")
         return validate_frame(_tribunal_text(path), contract, path.name, geo)
     read = read_table(path)
-    contract = contract or infer_contract(list(read.frame.columns))
+    contract = contract or infer_contract(list(read.frame.columns), path.name)
     result = validate_frame(read.frame, contract, path.name, geo)
     for line in read.note_rows:
         result.findings.append(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evaluation.designs.checks import DesignError, check_did_panel
 from evaluation.designs.registry import COMMANDS, by_command
 from evaluation.models.results import EstimationResult, json_safe
 
@@ -105,12 +106,26 @@ def _checked(
     """The data (time numeric, ``first_treated`` 0 for never treated) and the checked options."""
     if method not in METHODS:
         raise DidUsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    missing = [c for c in [unit, time, outcome, first_treated, weights, cluster] if c]
+    missing = [c for c in [unit, time, outcome, first_treated, weights, cluster] if c is not None]
     missing = [c for c in missing if c not in data.columns]
     if missing:
         raise DidUsageError(
             f"column(s) {missing} not in the data (columns: {', '.join(data.columns)})"
         )
+    try:  # distinct columns, numeric and complete values, treated and comparison units, ...
+        check_did_panel(
+            data,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            first_treated=first_treated,
+            weights=weights,
+            cluster=cluster,
+            method=method,
+            control=control,
+        )
+    except DesignError as exc:
+        raise DidUsageError(str(exc)) from None
     data = data.copy()
     data[time] = pd.to_numeric(data[time])
     ft = _first_treated(data, first_treated)

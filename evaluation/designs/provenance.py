@@ -3,13 +3,12 @@ the contracts' versions (``results.json``'s ``generated_with``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 from evaluation import __version__
-from evaluation.config import PROJECT_ROOT
+from evaluation.config import PROJECT_ROOT, run_date
 from evaluation.panel.build import Panel
 
 
@@ -42,7 +41,7 @@ def provenance(panel: Panel) -> dict:
         "package": "send-evaluation",
         "version": __version__,
         "git_commit": git_commit(),
-        "run_date": dt.date.today().isoformat(),
+        "run_date": run_date().isoformat(),
         "data_sha256": dict(sorted(panel.source_files.items())),
         "contracts": {v.contract: contract_version(v.contract) for v in panel.validation},
     }

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,8 @@ def export_html(notebook, title: str) -> str:
 
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, (str, Path)) else notebook
     nb.metadata["title"] = title
+    for index, cell in enumerate(nb.cells):  # ids from the position, not papermill's random one
+        cell["id"] = f"cell-{index}"  # for the injected parameters: the same page every run
     exporter = HTMLExporter(
         template_name="govreport",
         extra_template_basedirs=[str(TEMPLATES)],
@@ -80,6 +83,23 @@ def export_html(notebook, title: str) -> str:
     )
     body, _ = exporter.from_notebook_node(nb)
     return body
+
+
+def kernel_config():
+    """Kernels talk to this process over local IPC sockets rather than TCP (where Unix
+    sockets exist): no port is opened and ipykernel has no cause for its plain-TCP warning on
+    the terminal. Each kernel gets its own socket path: jupyter_client's default
+    ("kernel-ipc-N" in the working directory) is shared by parallel renders, which then read
+    each other's messages and fail with "Invalid Signature"."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(
+            Path(tempfile.gettempdir()) / f"send-kernel-{uuid.uuid4().hex}"
+        )
+    return config
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -104,6 +124,7 @@ def _execute(notebook: Path, executed: Path, params: dict, what: str) -> None:
                 execution_timeout=EXECUTION_TIMEOUT,
                 progress_bar=False,
                 log_output=False,
+                config=kernel_config(),
             )
             return
         except pm.PapermillExecutionError as exc:
@@ -192,6 +213,7 @@ def render_batch(codes: list[str], plan, seed, out_root: Path, panel_cache, prog
         kernel_name=kernel_name(),
         timeout=EXECUTION_TIMEOUT,
         resources={"metadata": {"path": str(PROJECT_ROOT)}},
+        config=kernel_config(),
     )
     out = []
     with client.setup_kernel():

@@ -159,12 +159,14 @@ def build() -> None:
 
 def pilot_value_files(base: list[list[str]]) -> None:
     """p01-p09: missing column, counts, ratios, percentages, duplicate keys."""
+    # no contract fits exactly: refused (exit 2) naming the closest contract and the column
     pilot(
         "p01_missing_required_column.csv",
         [r[:5] + r[6:] for r in base],
-        "required_columns",
-        1,
+        None,
+        None,
         "la_name",
+        code=2,
         header=P[:5] + P[6:],
     )
     pilot(
@@ -281,7 +283,8 @@ def pilot_time_and_place_files(base: list[list[str]]) -> None:
 
 
 def pilot_format_files(base: list[list[str]]) -> None:
-    """p20-p24: foreign symbols, trailing notes, row width, allowed and required values."""
+    """p20-p25: foreign symbols, trailing notes, row width, allowed and required values, a
+    missing-value symbol as a key."""
     pilot(
         "p20_foreign_symbol.csv",
         edit(base, 20, "plans_issued_den", "..", P),
@@ -314,6 +317,13 @@ def pilot_format_files(base: list[list[str]]) -> None:
         "required_value",
         24,
         "la_name",
+    )
+    pilot(
+        "p25_key_is_a_symbol.csv",
+        edit(base, 25, "old_la_code", "z", P),
+        "key_missing",
+        25,
+        "old_la_code",
     )
 
 

@@ -3,6 +3,8 @@
 - :mod:`~evaluation.contracts.rules.time`: time_identifier allowed, time_period width, one
   time family per file;
 - :mod:`~evaluation.contracts.rules.keys`: unique keys, duplicate submissions;
+- :mod:`~evaluation.contracts.rules.key_values`: every key has a value (not blank, not a
+  missing-value symbol; EES geography above its level excepted);
 - :mod:`~evaluation.contracts.rules.ratio`: numerator <= denominator, published percentages
   against their recomputation;
 - :mod:`~evaluation.contracts.rules.geography`: (name, code[, GSS]) against the LA lookup;
@@ -15,6 +17,7 @@ index send that row to quarantine.
 
 from evaluation.contracts.rules.cases import case_rules
 from evaluation.contracts.rules.geography import geography_rules
+from evaluation.contracts.rules.key_values import key_value_rules
 from evaluation.contracts.rules.keys import key_rules
 from evaluation.contracts.rules.period_gap import period_gap_rules
 from evaluation.contracts.rules.ratio import ratio_rules
@@ -24,6 +27,7 @@ __all__ = [
     "case_rules",
     "geography_rules",
     "key_rules",
+    "key_value_rules",
     "period_gap_rules",
     "ratio_rules",
     "time_rules",

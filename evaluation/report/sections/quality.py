@@ -101,7 +101,7 @@ def provenance(ev: AreaEvaluation) -> str:
         f"<code>{escape(prov['git_commit'])}</code></li>"
         f"<li>Seed: {ev.seed} (the placebo test uses every comparison area, so no random draws "
         "are made)</li>"
-        f"<li>Run date: {dt.date.today():%-d %B %Y}</li>"
+        f"<li>Run date: {dt.date.fromisoformat(prov['run_date']):%-d %B %Y}</li>"
         "<li>Data contracts: "
         + escape(", ".join(f"{k} v{v}" for k, v in prov.get("contracts", {}).items()))
         + "</li></ul>"
