@@ -222,6 +222,28 @@ def test_browser_no_console_errors_no_requests_and_axe_clean(rendered):
     assert result["requests"] == []
     serious = [v for v in result["violations"] if v["impact"] in {"serious", "critical"}]
     assert serious == [], serious
+    _first_screen_holds_the_answer(rendered, result["firstScreen"])
+
+
+# technical terms a policy reader needs the glossary for (the glossary's own entries, less the
+# plain verdict phrases it also explains)
+TECHNICAL = [
+    "placebo", "difference-in-differences", "interval", "p-value", "p =", "detectable",
+    "synthetic", "event study", "time series", "pre-trend", "standard error", "confidence",
+    "leads", "lags", "EBCI", "shrink",
+]  # fmt: skip
+
+
+def _first_screen_holds_the_answer(rendered, text: str) -> None:
+    """Issue #15: at 1280 x 800, before scrolling, the title and the verdict lines of the
+    primary and secondary outcomes, and no term that needs the glossary."""
+    res = json.loads(rendered.results.read_text())
+    assert "Hartlepool: evidence report" in text
+    for o in res["outcomes"]:
+        if o["role"] in {"primary", "secondary"}:
+            assert o["verdict"]["line"] in text, o["outcome"]
+    lower = text.lower()
+    assert [t for t in TECHNICAL if t.lower() in lower] == []
 
 
 def test_summary_carries_strength_labels_and_about_section(rendered):

@@ -102,10 +102,15 @@ def test_robustness_rows_equal_results_json(rendered):
                 assert float(value) == pytest.approx(r["estimate"], rel=1e-12)
 
 
-def test_chart_data_equal_results_json_and_suppressed_cells_stay_suppressed(rendered):
+def _chart_data(rendered):
+    """results.json and the chart data as the ODS sheet and as the CSV."""
     _, results, ods, csv_zip = rendered
     table = read_table(ods, "Chart_data").astype({"Period": str})
-    csv = _csvs(csv_zip)["chart_data.csv"]
+    return results, table, _csvs(csv_zip)["chart_data.csv"]
+
+
+def test_chart_data_equal_results_json_and_suppressed_cells_stay_suppressed(rendered):
+    results, table, csv = _chart_data(rendered)
     n_suppressed = 0
     for o in results["outcomes"]:
         hidden = set(o["disclosure"]["suppressed_periods"])
@@ -121,6 +126,31 @@ def test_chart_data_equal_results_json_and_suppressed_cells_stay_suppressed(rend
     # the shipped data withhold some of Hartlepool's small counts, so this checks something
     assert n_suppressed > 0
     assert (table["Area rate"] == SUPPRESSED).sum() == n_suppressed
+
+
+def test_chart_data_carry_the_counts_of_results_json_with_withheld_counts_as_c(rendered):
+    results, table, csv = _chart_data(rendered)
+    n_withheld = 0
+    for o in results["outcomes"]:
+        counts = o["counts"]
+        for frame in (table, csv):
+            mine = frame[frame["Outcome code"] == o["outcome"]].set_index("Period")
+            for period, c in counts["by_period"].items():
+                for who in ("area", "comparison"):
+                    for part in ("numerator", "denominator"):
+                        cell = mine.loc[
+                            period,
+                            f"{who.capitalize() if who == 'area' else 'Comparison areas'}: {counts[part]}",
+                        ]
+                        key = f"{who}_{part}"
+                        if key in c["withheld"]:
+                            assert cell == SUPPRESSED
+                            n_withheld += 1
+                        elif c[key] is None:
+                            assert cell == "x"
+                        else:
+                            assert int(float(cell)) == c[key]
+    assert n_withheld > 0  # Hartlepool has withheld counts in the shipped data
 
 
 def test_overview_tables_equal_its_results_json(tmp_path):

@@ -100,3 +100,61 @@ def test_no_withheld_value_is_drawn_as_a_number(hartlepool):
         assert {x for m in markers for x in m.get_xdata()} == shown
         if shown:
             assert "withheld" in alt.lower()
+
+
+@pytest.fixture(scope="module")
+def camden(panel):
+    return evaluate_area("camden", PLAN, panel=panel)
+
+
+def test_withheld_values_are_a_gap_with_a_marker_on_the_its_chart(camden):
+    """Camden's primary rate is withheld from 2019 on. Its controlled ITS plots the gap with
+    the comparison areas, whose rate is published, so a plotted gap would give the withheld
+    rate back: those points are a gap in the chart with the withheld marker, and the alt text
+    names them without a number."""
+    o = camden.outcomes[0]
+    hidden = o.suppressed
+    assert {2019, 2020, 2021, 2022, 2024} <= hidden
+    items = [i for i in camden.its if i["outcome"] == o.outcome.name]
+    assert items and all(i["design"] == "controlled" for i in items)  # area alone is withheld
+    for item in items:
+        cf = item["result"].extra["counterfactual"]
+        assert cf.loc[cf["time"].isin(hidden), "observed"].isna().all()
+        assert cf.loc[~cf["time"].isin(hidden), "observed"].notna().all()
+        fig, alt = charts.its_chart(camden, item, "title")
+        lines = fig.axes[0].lines
+        observed = next(ln for ln in lines if ln.get_label() == "Observed")
+        drawn = {
+            t for t, y in zip(observed.get_xdata(), observed.get_ydata(), strict=True) if y == y
+        }
+        assert not drawn & hidden
+        marker = next(ln for ln in lines if ln.get_label() == "withheld (small numbers)")
+        assert set(marker.get_xdata()) == hidden & set(cf["time"])
+        assert "withheld" in alt and "2019" in alt
+        gap = item["data"].set_index("year")["gap"]
+        for t in hidden & set(gap.index):
+            assert gap[t] != gap[t]
+
+
+def test_counts_behind_the_rates_agree_with_the_rates_and_stay_withheld(camden, hartlepool):
+    """Counts beside rates (results.json ``counts``): where both are published the area's and
+    the comparison areas' rates are 100 x numerator / denominator; the area's numerator is
+    withheld wherever its rate is, and the series table prints c for it."""
+    for ev in (camden, hartlepool):
+        d = json.loads(ev.to_json())
+        for res in d["outcomes"]:
+            by_period = res["counts"]["by_period"]
+            assert set(by_period) == set(res["diagnostics"]["treated_series"])
+            for period, c in by_period.items():
+                rate = res["diagnostics"]["treated_series"][period]
+                if period in res["disclosure"]["suppressed_periods"]:
+                    assert c["area_numerator"] is None and "area_numerator" in c["withheld"]
+                elif rate is not None and c["area_denominator"]:
+                    assert 100 * c["area_numerator"] / c["area_denominator"] == pytest.approx(rate)
+                comp = res["diagnostics"]["comparison_series"].get(period)
+                if comp is not None:
+                    share = c["comparison_numerator"] / c["comparison_denominator"]
+                    assert 100 * share == pytest.approx(comp)
+    table = sections.series_table(camden, 0)
+    assert "plans issued within 20 weeks" in table
+    assert table.count("<td>c</td><td>c</td>") >= 5  # rate and its numerator, each withheld year

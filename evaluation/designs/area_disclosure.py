@@ -33,6 +33,7 @@ def apply_disclosure(
     o.suppressed = hidden
     o.suppression = {str(k): v for k, v in mask.loc[mask["suppressed"], "status"].items()}
     _sensitivity_disclosure(o, num, den, threshold)
+    o.counts = disclosed_counts(o, panel, num, den, threshold)
     if not hidden:
         return
     d = o.result.diagnostics
@@ -74,6 +75,10 @@ def apply_disclosure(
         if item["outcome"] == out.name:
             frame = item["data"]
             frame.loc[frame[frame.columns[0]].isin(hidden), ["area", "gap"]] = np.nan
+            # the observed points drawn on the ITS charts (the gap gives the area's rate back)
+            cf = item["result"].extra.get("counterfactual")
+            if cf is not None:
+                cf.loc[cf["time"].isin(hidden), "observed"] = np.nan
     if set(o.result.post_periods) <= hidden:
         # Every post-period value is withheld.  A synthetic comparison is built from published
         # comparison areas, so its estimate would give the withheld value back exactly (and the
@@ -85,6 +90,37 @@ def apply_disclosure(
         for item in [i for i in its_items if i["outcome"] == out.name and i["design"] == "single"]:
             its_items.remove(item)
             o.withheld["its_single"] = why
+
+
+def disclosed_counts(o: OutcomeResult, panel: Panel, num, den, threshold: int) -> dict:
+    """The counts each period's rates rest on, for the area and the comparison areas combined
+    (the units of the headline's placebo distribution), keyed by period as ``treated_series``.
+    A count not published is None: ``withheld`` lists those hidden by disclosure control (the
+    area's numerator wherever its rate is withheld, its denominator where it is below the
+    threshold, as in the series table); the others are missing in the data."""
+    units = panel.units
+    out = o.outcome
+    pool = units[units["unit_id"].isin(list(o.result.distribution["unit"][1:]))]
+    sums = pool.groupby(panel.time)[[out.numerator, out.denominator]].sum(min_count=1)
+    counts = {}
+    for key in o.result.diagnostics.get("treated_series", {}):
+        t = _as_period(key)
+        d = _count(den.get(t))
+        withheld = ["area_denominator"] if d is not None and 0 < d < threshold else []
+        if t in o.suppressed or withheld:
+            withheld.insert(0, "area_numerator")
+        row = {
+            "area_numerator": _count(num.get(t)),
+            "area_denominator": d,
+            "comparison_numerator": _count(sums[out.numerator].get(t)),
+            "comparison_denominator": _count(sums[out.denominator].get(t)),
+        }
+        counts[str(key)] = {**row, **dict.fromkeys(withheld), "withheld": withheld}
+    return counts
+
+
+def _count(x) -> int | None:
+    return None if x is None or x != x or pd.isna(x) else int(x)
 
 
 def _sensitivity_disclosure(o: OutcomeResult, num, den, threshold: int) -> None:

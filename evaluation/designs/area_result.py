@@ -46,6 +46,7 @@ class OutcomeResult:
     p_value_romano_wolf: float | None = None  # adjusted over the plan's outcomes
     pre_period: dict | None = None  # how the pre-period was chosen (designs/pre_period.py)
     sensitivity: list = field(default_factory=list)  # the estimate on other pre-periods
+    counts: dict = field(default_factory=dict)  # period -> counts behind the rates (disclosed)
 
     @property
     def pre_trend(self) -> dict | None:
@@ -96,6 +97,11 @@ class OutcomeResult:
             "pre_period": json_safe(self.pre_period),
             "pre_period_sensitivity": json_safe(self.sensitivity),
             "missing_data": self.missing_data(),
+            "counts": {
+                "numerator": self.outcome.numerator_label,
+                "denominator": self.outcome.denominator_label,
+                "by_period": json_safe(self.counts),
+            },
             "disclosure": {
                 "suppressed_periods": sorted(str(k) for k in self.suppressed),
                 "why": dict(self.suppression),

@@ -32,15 +32,19 @@ GRADES = ("Strong", "Moderate", "Weak")
 WIDE = 4.0  # "wider than the minimum important difference several times over"
 SCALE = 100.0
 
-DESIGN_NAMES = {
+DESIGN_NAMES = {  # plain names: the disagreement sentence sits on the report's first screen
     "did": "the main comparison",
-    "event_study": "the event study",
-    "synthetic_control": "the synthetic control",
-    "synthetic_did": "synthetic difference-in-differences",
-    "similar_areas": "the similar-areas comparison",
-    "its_single": "the area's own time series",
-    "its_controlled": "the controlled time series",
-    "pooled": "the pooled estimate",
+    "event_study": "the year-by-year comparison",
+    "synthetic_control": "a weighted mix of comparison areas",
+    "synthetic_did": "a weighted mix of areas and years",
+    "similar_areas": "the most similar areas",
+    "its_single": "the area's own trend",
+    "its_controlled": "the trend of its gap with other areas",
+    "pooled": "the estimate pooled across pilots",
+    # programme level (designs/programme_verdict.py)
+    "twfe_wild": "a regression across all areas",
+    "conley_taber": "a comparison of every area's change",
+    "binomial_fe": "a model of the counts",
 }
 
 
@@ -175,7 +179,7 @@ def outcome_verdict(ev, outcome: str) -> dict:
         status = "no_clear_change"
         line = (
             f"No clear change: {_lower(name)} moved in line with the comparison areas "
-            f"(interval {_num(r.ci_low, dp)} to {_num(r.ci_high, dp)} points)."
+            f"(likely range {_num(r.ci_low, dp)} to {_num(r.ci_high, dp)} points)."
         )
     else:
         status, word = _direction(o)
@@ -195,10 +199,15 @@ def outcome_verdict(ev, outcome: str) -> dict:
 
 
 def _direction(o) -> tuple[str, str]:
-    up = o.result.estimate > 0
-    if o.outcome.better == "neither":
+    return _direction_word(o.result.estimate, o.outcome.better)
+
+
+def _direction_word(estimate: float, better: str) -> tuple[str, str]:
+    """(status, verb) of an effect judged by the outcome's direction of good."""
+    up = estimate > 0
+    if better == "neither":
         return ("higher", "rose") if up else ("lower", "fell")
-    good = up == (o.outcome.better == "higher")
+    good = up == (better == "higher")
     return ("improved", "improved") if good else ("worsened", "worsened")
 
 

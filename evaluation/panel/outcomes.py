@@ -26,10 +26,19 @@ class Outcome:
     short: str = ""  # a name short enough for a one-line verdict (default: the label)
     first_comparable: int | None = None
     comparable_note: str = ""
+    counts: tuple[str, str] = ("", "")  # plain names of the numerator and denominator counts
 
     @property
     def short_name(self) -> str:
         return self.short or self.label
+
+    @property
+    def numerator_label(self) -> str:
+        return self.counts[0] or self.numerator.replace("_", " ")
+
+    @property
+    def denominator_label(self) -> str:
+        return self.counts[1] or self.denominator.replace("_", " ")
 
     def rate(self, numerator, denominator):
         """Rate on the 0-100 scale; NA where the denominator is zero or missing."""
@@ -50,6 +59,7 @@ CATALOGUE: dict[str, Outcome] = {
             "New EHC plans issued within 20 weeks, excluding plans where a statutory exception "
             "applied, as a percentage of plans issued excluding exceptions.",
             short="Timeliness (plans within 20 weeks)",
+            counts=("plans issued within 20 weeks", "plans issued (excluding exceptions)"),
             first_comparable=2015,
             comparable_note="EHC plans replaced statements from 1 September 2014, so 2014 holds "
             "four months of plans and only about half of LAs reported timeliness for it; 2015 "
@@ -64,6 +74,7 @@ CATALOGUE: dict[str, Outcome] = {
             "percentage points",
             "New EHC plans issued within 20 weeks as a percentage of all plans issued.",
             short="Timeliness including exceptions",
+            counts=("plans issued within 20 weeks", "plans issued"),
             first_comparable=2015,
             comparable_note="EHC plans replaced statements from 1 September 2014, so 2014 holds "
             "four months of plans and only about half of LAs reported timeliness for it; 2015 "
@@ -80,6 +91,7 @@ CATALOGUE: dict[str, Outcome] = {
             "(MoJ/DfE definition).",
             decimals=2,
             short="The tribunal appeal rate",
+            counts=("appeals registered", "appealable decisions"),
             first_comparable=2014,
             comparable_note="The MoJ/DfE table publishes 2014 to 2024 as one calendar-year "
             "series; its notes flag only 2023 (the person-level SEN2 change), which the plan "
@@ -95,6 +107,7 @@ CATALOGUE: dict[str, Outcome] = {
             "Requests for an EHC needs assessment that the LA decided not to assess, as a "
             "percentage of requests received.",
             short="Refusals to assess",
+            counts=("requests refused an assessment", "requests received"),
             first_comparable=2016,
             comparable_note="The shipped SEN2 series has requests refused an assessment from "
             "2016 only.",

@@ -340,6 +340,7 @@ def its_figure(
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
+    _withheld_markers(ax, list(years[cf["observed"].isna().to_numpy()]))
     ax.legend(frameon=False, fontsize=7, loc="best")
     return fig, _its_alt(res, cf, years[band][-1], what, label, decimals)
 
@@ -412,7 +413,15 @@ def _its_alt(res, cf: pd.DataFrame, last, what: str, label, dp: int) -> str:
     years = cf["time"].to_numpy()
     lvl = res.terms.loc["level_change"]
     obs_last = float(cf.loc[cf["time"] == last, "observed"].iloc[0])
+    obs_text = "withheld (small numbers)" if obs_last != obs_last else fmt(obs_last, dp)
     cf_last = float(cf.loc[cf["time"] == last, "counterfactual"].iloc[0])
+    hidden = cf.loc[cf["observed"].isna(), "time"].to_numpy()
+    show = label if label is not None else (lambda t: fmt(float(t), 0))
+    hidden_text = (
+        f" Points withheld because of small numbers: {', '.join(show(int(t)) for t in hidden)}."
+        if len(hidden)
+        else ""
+    )
     scale = "" if "ratio" not in res.terms.columns else f" (ratio {fmt(float(lvl['ratio']), 3)})"
     first_txt, last_txt = (
         (label(int(years[0])), label(int(years[-1])))
@@ -422,9 +431,9 @@ def _its_alt(res, cf: pd.DataFrame, last, what: str, label, dp: int) -> str:
     return (
         f"Chart of {what} over time, {first_txt} to {last_txt}, "
         "with the fitted trend and the trend projected past the interruption. At the last "
-        f"point the observed value was {fmt(obs_last, dp)} against {fmt(cf_last, dp)} projected; the "
+        f"point the observed value was {obs_text} against {fmt(cf_last, dp)} projected; the "
         f"estimated level change is {fmt(float(lvl['estimate']), dp)}{scale} (interval "
-        f"{fmt(float(lvl['ci_low']), dp)} to {fmt(float(lvl['ci_high']), dp)})."
+        f"{fmt(float(lvl['ci_low']), dp)} to {fmt(float(lvl['ci_high']), dp)}).{hidden_text}"
     )
 
 
@@ -470,6 +479,7 @@ def event_study_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure,
     ax.set_ylabel(o.outcome.unit)
     set_title(ax, f"{o.outcome.label}: gap with comparison, relative to {ev.label(ref)}")
     ax.spines[["top", "right"]].set_visible(False)
+    _withheld_markers(ax, [p for p, e in zip(periods, est, strict=True) if e != e])
     ax.legend(frameon=False, fontsize=8, loc="best")
     dp = o.outcome.decimals
     level = round(100 * (1 - es.alpha))
@@ -515,6 +525,7 @@ def synthetic_chart(ev: AreaEvaluation, o: OutcomeResult) -> tuple[plt.Figure, s
     ax.set_ylabel("%")
     set_title(ax, f"{o.outcome.label}: synthetic control")
     ax.spines[["top", "right"]].set_visible(False)
+    _withheld_markers(ax, list(paths.loc[paths["treated"].isna(), "time"]))
     ax.legend(frameon=False, fontsize=8, loc="best")
     dp = o.outcome.decimals
     top = ", ".join(f"{names.get(r.unit, r.unit)} {r.weight:.0%}" for r in w.head(5).itertuples())

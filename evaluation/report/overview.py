@@ -21,6 +21,7 @@ from evaluation.designs.multiplicity import benjamini_hochberg
 from evaluation.designs.power_analysis import PowerAnalysis, power_analysis
 from evaluation.designs.pre_period import chosen_pre_period
 from evaluation.designs.programme import partnership_did, programme_did, programme_robustness
+from evaluation.designs.programme_verdict import partnership_verdict, programme_verdict
 from evaluation.io.geography import load_geography
 from evaluation.models.results import json_safe
 from evaluation.panel.build import Panel, build_panel
@@ -40,6 +41,7 @@ class Overview:
     power: PowerAnalysis | None = None  # MDE of the plan's designs (evaluation/power.py)
     power_error: str = ""  # why the power analysis is missing, if it is
     errors: dict = field(default_factory=dict)  # outcome -> why no programme estimate
+    verdicts: dict = field(default_factory=dict)  # outcome -> programme verdict (2b)
 
     def to_dict(self) -> dict:
         """``reports/overview/results.json``: every programme-level estimate names its
@@ -71,6 +73,7 @@ class Overview:
                         "robustness": [
                             item(k, v) for k, v in self.robustness.get(name, {}).items()
                         ],
+                        "verdict": self.verdicts.get(name),
                     }
                     for name, r in self.programme.items()
                 },
@@ -176,7 +179,7 @@ def build_overview(
     treated: dict[str, list[str]] = {}
     for p in plan.pilots:
         treated.setdefault(p.partnership, []).append(p.la_code)
-    programme, parts, robustness, errors = {}, [], {}, {}
+    programme, parts, robustness, errors, verdicts = {}, [], {}, {}, {}
     for planned in plan.outcomes:
         o = CATALOGUE[planned.name]
         kw = dict(
@@ -202,6 +205,8 @@ def build_overview(
             )
         except ValueError as exc:  # reported on the page, the rest of the overview renders
             errors[o.name] = str(exc)
+        mid = planned.minimum_important_difference
+        rows = []
         for part, members in treated.items():
             row = {"partnership": part, "outcome": o.name, "n_las": len(members)}
             try:
@@ -211,7 +216,20 @@ def build_overview(
                 )
             except ValueError:
                 row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
-            parts.append(row)
+            row["verdict"] = partnership_verdict(
+                o, row["estimate"], row["ci_low"], row["ci_high"], mid
+            )
+            rows.append(row)
+        parts += rows
+        if o.name in programme:
+            verdicts[o.name] = programme_verdict(
+                o,
+                programme[o.name],
+                robustness[o.name],
+                chosen_pre_period(panel, plan, o.name),
+                pd.DataFrame(rows),
+                mid,
+            )
     return Overview(
         plan,
         areas,
@@ -222,6 +240,7 @@ def build_overview(
         power,
         power_error,
         errors,
+        verdicts,
     )
 
 

@@ -99,25 +99,35 @@ def overview_html(ov: Overview) -> str:
 
 
 def _programme_effects(ov: Overview) -> str:
-    """'All pilot areas together': a verdict line per outcome, with the direction of good,
-    then the numbers."""
+    """'All pilot areas together': a verdict line per outcome (designs/programme_verdict.py),
+    with the grade and the direction of good, then the numbers."""
     level = round(100 * (1 - ov.plan.alpha))
-    parts = ["<h2>All pilot areas together</h2><ul>"]
+    parts = ["<h2>All pilot areas together</h2><ul class='verdicts'>"]
     for name, r in ov.programme.items():
         o = CATALOGUE[name]
         dp = o.decimals
+        v = ov.verdicts[name]
+        why = (
+            f" Concerns counted in the grade: {escape('; '.join(v['concerns']))}."
+            if v["concerns"] and v["grade"] not in ("No clear evidence",)
+            else ""
+        )
         parts.append(
-            f"<li><p><strong>{escape(programme_verdict(o, r))}</strong></p>"
-            f"<p>The {r.n_treated} pilot areas combined changed by {fmt(r.estimate, dp)} "
-            f"{escape(o.unit)} relative to the other areas ({level}% interval "
-            f"{fmt(r.ci_low, dp)} to {fmt(r.ci_high, dp)}; p = {r.p_value:.2f}, from "
-            f"{len(r.distribution)} placebo programmes). {escape(_good(o))}</p></li>"
+            f"<li><p><strong>{escape(v['line'])}</strong></p>"
+            + (f"<p>{escape(v['disagreement'])}</p>" if v["disagreement"] else "")
+            + f"<p>{escape(_good(o))} Grade: {escape(v['grade'])}.{why} The {r.n_treated} "
+            f"pilot areas combined changed by {fmt(r.estimate, dp)} {escape(o.unit)} relative "
+            f"to the other areas ({level}% interval {fmt(r.ci_low, dp)} to "
+            f"{fmt(r.ci_high, dp)}; p = {r.p_value:.2f}, from {len(r.distribution)} placebo "
+            "programmes).</p></li>"
         )
     parts.append(
         "</ul><p>Programme-level inference repeats the comparison with placebo "
         "programmes: in each region, the same number of non-pilot authorities as the "
         "region's partnership is drawn at random (the level at which pilots were "
-        "chosen). No standard errors are shown.</p>"
+        "chosen). No standard errors are shown. The grade counts three concerns (the "
+        "pre-period check, the other programme estimators' direction, and how many "
+        "partnerships point the same way) and is at most weak when the methods disagree.</p>"
     )
     return "".join(parts)
 
@@ -130,38 +140,34 @@ def _good(o) -> str:
     }[o.better]
 
 
-def programme_verdict(o, r) -> str:
-    """One plain line for the programme estimate: the direction judged by the plan's direction
-    of good when the interval excludes zero, else no clear change."""
-    if not (r.ci_low > 0 or r.ci_high < 0):
-        return f"{o.short_name}: no clear change across the pilots (no clear evidence)."
-    up = r.estimate > 0
-    if o.better == "neither":
-        word = "rose" if up else "fell"
-    else:
-        word = "improved" if up == (o.better == "higher") else "worsened"
-    return (
-        f"{o.short_name} {word} across the pilots more than elsewhere (the interval excludes zero)."
-    )
-
-
 def _partnerships_table(ov: Overview) -> str:
-    return "<h2>Partnerships</h2>" + _table(
-        ov.partnerships,
-        ["partnership", "outcome", "n_las", "estimate", "ci_low", "ci_high", "p_value"],
-        [
-            "Partnership",
-            "Outcome",
-            "LAs",
-            "Estimate",
-            "Interval from",
-            "Interval to",
-            "p-value",
-        ],
-        "Each partnership's areas combined, against the comparison pool, in each outcome's "
-        "units; select a column heading to sort",
-        "partnerships",
-    )
+    """One table per outcome, the verdict first (ungraded: section 2b)."""
+    parts = [
+        "<h2>Partnerships</h2><p>Each partnership's areas combined into one unit and compared "
+        "with the comparison pool, with the same placebo test as a single area. Partnership "
+        "results are not graded: only this one design is fitted for them.</p>"
+    ]
+    frame = ov.partnerships
+    for planned in ov.plan.outcomes:
+        if frame.empty:
+            break
+        rows = frame[frame["outcome"] == planned.name]
+        if rows.empty:
+            continue
+        o = CATALOGUE[planned.name]
+        cols = ["verdict", "partnership", "n_las", "estimate", "ci_low", "ci_high", "p_value"]
+        heads = ["Verdict", "Partnership", "LAs", "Estimate", "Interval from", "Interval to"]
+        parts.append(f"<h3>{escape(o.label)}</h3>")
+        parts.append(
+            _table(
+                rows.sort_values("partnership"),
+                cols,
+                [*heads, "p-value"],
+                f"Each partnership, in {o.unit}; select a column heading to sort",
+                f"partnerships-{planned.name}",
+            )
+        )
+    return "".join(parts)
 
 
 def _areas_table(ov: Overview) -> str:

@@ -144,7 +144,16 @@ def _chart_data(res: dict) -> pd.DataFrame:
         diag = o["diagnostics"]
         area, comp = diag.get("treated_series", {}), diag.get("comparison_series", {})
         hidden = set(o["disclosure"]["suppressed_periods"])
+        counts = o.get("counts", {})
+        num, den = counts.get("numerator", "numerator"), counts.get("denominator", "denominator")
         for period in sorted(set(area) | set(comp) | hidden, key=str):
+            c = counts.get("by_period", {}).get(period, {})
+            shown = {
+                f"Area: {num}": "area_numerator",
+                f"Area: {den}": "area_denominator",
+                f"Comparison areas: {num}": "comparison_numerator",
+                f"Comparison areas: {den}": "comparison_denominator",
+            }
             rows.append(
                 {
                     "Outcome": o["label"],
@@ -158,6 +167,10 @@ def _chart_data(res: dict) -> pd.DataFrame:
                     "Area rate": _value(area.get(period), period in hidden),
                     "Comparison areas rate": _value(comp.get(period)),
                     "Unit": "per cent (0-100)",
+                    **{
+                        column: _value(c.get(key), key in c.get("withheld", ()))
+                        for column, key in shown.items()
+                    },
                 }
             )
     return pd.DataFrame(rows)
@@ -257,10 +270,14 @@ def area_workbook(res: dict) -> Workbook:
 def _programme(res: dict) -> pd.DataFrame:
     rows = []
     for outcome, item in res.get("programme", {}).items():
+        verdict = item.get("verdict") or {}
         for r in [item["headline"], *item.get("robustness", [])]:
+            head = r is item["headline"] and verdict
             rows.append(
                 {
                     "Outcome code": outcome,
+                    "Verdict": verdict["line"] if head else NOT_APPLICABLE,
+                    "Grade": verdict["grade"] if head else NOT_APPLICABLE,
                     "Method": r["method"],
                     "Inference": r["inference"],
                     **_interval(r),
@@ -287,6 +304,8 @@ def overview_workbook(res: dict) -> Workbook:
     notes = [
         SYMBOL_NOTES[SUPPRESSED],
         SYMBOL_NOTES[NOT_AVAILABLE],
+        SYMBOL_NOTES[NOT_APPLICABLE],
+        "Verdict and grade: on each outcome's headline row (METHODOLOGY.md 2b).",
         "Programme estimates: the plan's headline (placebo programmes, randomisation "
         "inference) and the other estimators, each naming its inference (METHODOLOGY.md 2b).",
         "p-values adjusted within each area over its outcomes (Romano-Wolf) and across areas "

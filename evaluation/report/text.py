@@ -159,3 +159,13 @@ def pooled_sentence(ev: AreaEvaluation, o: OutcomeResult) -> str:
 
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def count_text(counts: dict, key: str) -> str:
+    """One count of a period's ``OutcomeResult.counts`` entry as the report prints it:
+    thousands separated; c when withheld to protect small numbers, x when not in the data
+    (the DfE open-data symbols)."""
+    if key in counts.get("withheld", ()):
+        return "c"
+    value = counts.get(key)
+    return "x" if value is None else f"{int(value):,}"

@@ -12,7 +12,8 @@ const { chromium } = require("playwright-core");
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const page = await browser.newPage();
+  // the first screen is 1280 x 800 (docs/*_first_screen.png are taken at this size)
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const consoleErrors = [];
   const requests = [];
   page.on("console", (msg) => { if (msg.type() === "error") consoleErrors.push(msg.text()); });
@@ -29,6 +30,20 @@ const { chromium } = require("playwright-core");
                                        example: v.nodes[0] ? v.nodes[0].html.slice(0, 200) : "" }));
   });
   const title = await page.title();
+  // the text a reader sees before scrolling: every visible text node that starts above the fold
+  const firstScreen = await page.evaluate(() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const text = n.textContent.replace(/\s+/g, " ").trim();
+      if (!text || !n.parentElement.checkVisibility()) continue;  // e.g. inside closed <details>
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      const rect = range.getBoundingClientRect();
+      if (rect.width > 0 && rect.height > 0 && rect.top < window.innerHeight) out.push(text);
+    }
+    return out.join(" ");
+  });
   await browser.close();
-  console.log(JSON.stringify({ title, consoleErrors, requests, violations: axe }));
+  console.log(JSON.stringify({ title, consoleErrors, requests, violations: axe, firstScreen }));
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -4,7 +4,7 @@ headline estimates, the pre-trend caution beside a headline, and the judgement a
 from __future__ import annotations
 
 from evaluation.designs.area_result import AreaEvaluation
-from evaluation.report.text import escape, fmt, headline, mid_judgement
+from evaluation.report.text import count_text, escape, fmt, headline, mid_judgement
 
 DISCLAIMER = (
     "These are experimental statistics produced by the SEND test-and-learn evaluation "
@@ -65,20 +65,19 @@ def summary(ev: AreaEvaluation) -> str:
 
 
 def _counts(ev: AreaEvaluation, o) -> str:
-    """The counts the rate rests on, in the years the estimate compares (small counts as c)."""
-    rows = ev.panel.units[ev.panel.units["unit_id"] == ev.la_code].set_index(ev.time)
-    den = rows[o.outcome.denominator]
+    """The counts the rate rests on, in the periods the estimate compares (``o.counts``, the
+    same numbers as results.json and the series table; withheld counts as c)."""
     periods = list(o.result.pre_periods) + list(o.result.post_periods)
     vals = []
     for t in periods:
-        x = den.get(t)
-        if x is None or x != x:
+        c = o.counts.get(str(t))
+        if c is None:
             continue
-        shown = "c" if int(x) < ev.plan.disclosure_threshold else f"{int(x):,}"
-        vals.append(f"{ev.label(t)}: {shown}")
+        vals.append(f"{ev.label(t)}: {count_text(c, 'area_numerator')} of "
+                    f"{count_text(c, 'area_denominator')}")  # fmt: skip
     if not vals:
         return ""
-    what = o.outcome.denominator.replace("_", " ")
+    what = f"{o.outcome.numerator_label} of {o.outcome.denominator_label}"
     return f"<p>The rate rests on these counts ({escape(what)}): {escape('; '.join(vals))}.</p>"
 
 

@@ -220,11 +220,11 @@ GLOSSARY = {
     "Comparison areas": "the other local authorities in England that are not pilots.",
     "Placebo test": "the same calculation repeated with each comparison area pretending to be "
     "the pilot, to see how large a change arises by chance.",
-    "Interval": "the range of effects the placebo test cannot rule out (95% unless stated).",
+    "Interval": "the range of effects the placebo test cannot rule out (95% unless stated); the verdict lines call it the likely range.",
     "Too early to tell": "the data vary so much that only an effect larger than the stated "
     "size would show up; a smaller effect may still exist.",
     "Minimum detectable effect": "the effect size that would be detected 80 times in 100 "
-    "(make power), larger than the size that would just show up.",
+    "(80% power), larger than the size that would just show up.",
     "Pooled estimate": "the area's estimate pulled toward the average of all pilots, more so "
     "the less precise it is.",
     "Synthetic control": "a weighted mix of comparison areas chosen to track this area before "

@@ -3,8 +3,6 @@ and the table of all difference-in-differences estimates."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from evaluation.designs.area_result import AreaEvaluation
 from evaluation.report.charts import (
     comparison_chart,
@@ -21,6 +19,7 @@ from evaluation.report.sections.pre_period import (
 )
 from evaluation.report.text import (
     bounds_note,
+    count_text,
     escape,
     fmt,
     headline,
@@ -156,16 +155,14 @@ def event_study_block(ev: AreaEvaluation, o) -> str:
 
 
 def series_table(ev: AreaEvaluation, index: int) -> str:
+    """The comparison chart's data: the rates and the counts they rest on (``o.counts``)."""
     o = ev.outcomes[index]
     treated = o.result.diagnostics["treated_series"]
     comp = o.result.diagnostics["comparison_series"]
-    units = ev.panel.units
-    row = units[units["unit_id"] == ev.la_code].set_index(ev.time)
     threshold = ev.plan.disclosure_threshold
     body = []
     for year in sorted(int(y) for y in treated):
-        den = row.loc[year, o.outcome.denominator] if year in row.index else pd.NA
-        den_txt = "x" if pd.isna(den) else ("c" if 0 < int(den) < threshold else f"{int(den):,}")
+        c = o.counts.get(str(year), {})
         rate = treated[str(year)]
         rate_txt = "c" if year in o.suppressed or rate is None else fmt(rate)
         use = (
@@ -175,21 +172,33 @@ def series_table(ev: AreaEvaluation, index: int) -> str:
             if year in o.result.post_periods
             else "not used"
         )
+        cells = [
+            rate_txt,
+            count_text(c, "area_numerator"),
+            count_text(c, "area_denominator"),
+        ]
+        cells += [fmt(comp[str(year)]), count_text(c, "comparison_denominator"), use]
         body.append(
-            f"<tr><th scope='row'>{ev.label(year)}</th><td>{rate_txt}</td>"
-            f"<td>{fmt(comp[str(year)])}</td><td>{den_txt}</td><td>{use}</td></tr>"
+            f"<tr><th scope='row'>{ev.label(year)}</th>"
+            + "".join(f"<td>{v}</td>" for v in cells)
+            + "</tr>"
         )
+    name, num, den = (
+        escape(ev.name),
+        escape(o.outcome.numerator_label),
+        escape(o.outcome.denominator_label),
+    )
+    heads = [f"{name} (%)", f"{name}: {num}", f"{name}: {den}", "Comparison areas (%)"]
+    heads += [f"Comparison areas: {den}", "Use in the estimate"]
     return (
-        f"<table><caption>{escape(o.outcome.label)}: {escape(ev.name)} and the comparison "
-        f"areas combined (%). c = withheld to protect small numbers: a denominator below "
-        f"{threshold}, a rate that would reveal a count below {threshold}, or a second "
-        "value hidden so that the published averages cannot reveal the first.</caption>"
-        f"<thead><tr><th scope='col'>{ev.plan.period_word.capitalize()}</th><th scope='col'>"
-        + escape(ev.name)
-        + " (%)</th><th scope='col'>Comparison areas (%)</th><th scope='col'>"
-        + escape(ev.name)
-        + " denominator</th><th scope='col'>Use in the estimate</th></tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<table><caption>{escape(o.outcome.label)}: {name} and the comparison "
+        f"areas combined, rates (%) and the counts behind them. c = withheld to protect small "
+        f"numbers: a count below {threshold}, a rate that would reveal a count below "
+        f"{threshold}, or a second value hidden so that the published averages cannot reveal "
+        "the first.</caption>"
+        f"<thead><tr><th scope='col'>{ev.plan.period_word.capitalize()}</th>"
+        + "".join(f"<th scope='col'>{h}</th>" for h in heads)
+        + f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
