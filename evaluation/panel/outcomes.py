@@ -59,7 +59,7 @@ CATALOGUE: dict[str, Outcome] = {
             "New EHC plans issued within 20 weeks, excluding plans where a statutory exception "
             "applied, as a percentage of plans issued excluding exceptions.",
             short="Timeliness (plans within 20 weeks)",
-            counts=("plans issued within 20 weeks", "plans issued (excluding exceptions)"),
+            counts=("plans issued within 20 weeks", "plans issued, excluding exceptions"),
             first_comparable=2015,
             comparable_note="EHC plans replaced statements from 1 September 2014, so 2014 holds "
             "four months of plans and only about half of LAs reported timeliness for it; 2015 "

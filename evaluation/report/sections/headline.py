@@ -77,7 +77,7 @@ def _counts(ev: AreaEvaluation, o) -> str:
                     f"{count_text(c, 'area_denominator')}")  # fmt: skip
     if not vals:
         return ""
-    what = f"{o.outcome.numerator_label} of {o.outcome.denominator_label}"
+    what = f"{o.outcome.numerator_label}, out of {o.outcome.denominator_label}"
     return f"<p>The rate rests on these counts ({escape(what)}): {escape('; '.join(vals))}.</p>"
 
 
