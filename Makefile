@@ -15,6 +15,7 @@ KERNEL := send-evaluation
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  Variables: AREA=<slug|3-digit code|GSS code>  PLAN=$(PLAN)  SEED=<int, default from plan>"
+	@echo "  make reports: JOBS=<processes>  FORCE=1 (redo everything)  SCHEDULER=<Dask address, or set DASK_SCHEDULER_ADDRESS>"
 
 setup: ## Create .venv, install the project (editable, dev extras) and register the Jupyter kernel
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +28,8 @@ report: ## Render the evidence report for one pilot area: make report AREA=hartl
 	@if [ -z "$(AREA)" ]; then echo "error: give an area, e.g. make report AREA=hartlepool (make areas lists them)" >&2; exit 2; fi
 	$(BIN)/python -m evaluation report --area "$(AREA)" --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),)
 
-reports: ## Render all pilot areas, the programme overview and reports/index.html (JOBS=n)
-	$(BIN)/python -m evaluation reports --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),) $(if $(JOBS),--jobs $(JOBS),)
+reports: ## Bring every area page, the overview and reports/index.html up to date (JOBS=n FORCE=1 SCHEDULER=tcp://host:8786)
+	$(BIN)/python -m evaluation reports --plan "$(PLAN)" $(if $(SEED),--seed $(SEED),) $(if $(JOBS),--jobs $(JOBS),) $(if $(FORCE),--force,) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)",)
 
 areas: ## List the pilot areas that AREA accepts
 	@$(BIN)/python -m evaluation areas --plan "$(PLAN)"

@@ -15,7 +15,9 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
-CACHE_DIR = PROJECT_ROOT / ".cache"  # the one on-disk cache (git-ignored; `make clean` clears it)
+# the one on-disk cache (git-ignored; `make clean` clears it); SEND_EVALUATION_CACHE moves it
+# (a benchmark's cold start, a read-only checkout's scratch space)
+CACHE_DIR = Path(os.environ.get("SEND_EVALUATION_CACHE") or PROJECT_ROOT / ".cache")
 
 # libyaml's parser when PyYAML was built with it (the wheels are): the same safe subset of
 # YAML, parsed about ten times faster than the pure-Python loader (the plan is read per report).

@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evaluation"
 LAYERS = [
-    {"config", "findings"},
+    {"config", "findings", "compute"},
     {"io"},
     {"contracts"},
     {"panel"},

@@ -1,47 +1,27 @@
 """make reports: several areas in parallel, the overview and the index; one failing area does
 not stop the others.  Also the programme-level estimator."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from evaluation.designs.programme import combine_units, programme_did
-from evaluation.report.render import render_all
-
-from .conftest import PLAN
 
 
-@pytest.fixture(scope="module")
-def two_area_plan(tmp_path_factory):
-    """The default plan with two pilots, one of which (City of London) has no timeliness
-    figure for the post-period (2024), so its report must fail while the other's succeeds."""
-    raw = yaml.safe_load(PLAN.read_text())
-    raw["pilots"] = [p for p in raw["pilots"] if p["la_code"] == "805"] + [
-        {
-            "la_code": "201",
-            "la_name": "City of London",
-            "partnership": "London",
-            "role": "lead",
-            "start_date": "2023-09-01",
-        }
-    ]
-    raw["inference"]["programme_permutations"] = 99
-    path = tmp_path_factory.mktemp("plan") / "plan.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def test_render_all_isolates_failures_and_writes_index(two_area_plan, tmp_path):
-    out = tmp_path / "reports"
-    result = render_all(two_area_plan, out_root=out, jobs=2, progress=False)
-    assert [r.slug for r in result.reports] == ["hartlepool"]
-    assert set(result.failures) == {"201"} | ({"overview"} & set(result.failures))
-    assert (out / "hartlepool" / "index.html").exists()
+def test_render_all_isolates_failures_and_writes_index(rendered_project):
+    """City of London's report fails (no 2024 timeliness figure); the other two complete."""
+    cold, out = rendered_project["cold"], rendered_project["out"]
+    assert [r.slug for r in cold.reports] == ["county-durham", "hartlepool"]
+    assert set(cold.failures) == {"201"}
+    assert "no" in cold.failures["201"].lower()
+    assert (out / "hartlepool" / "index.html").exists() and not (out / "city-of-london").exists()
     index = (out / "index.html").read_text()
     assert "href='hartlepool/index.html'" in index
     assert "City of London (report not available)" in index
     assert "<html lang='en'>" in index and "overview/index.html" in index
+    assert "201" in json.loads((out / "overview" / "results.json").read_text())["areas_missing"]
 
 
 def test_combine_units_sums_counts_and_recomputes_the_rate():
@@ -98,11 +78,10 @@ def test_programme_did_is_seeded_and_finds_a_large_effect():
     assert len(a.distribution) == 199 and a.se is None
 
 
-def test_index_and_overview_pass_the_browser_and_axe_checks(two_area_plan, tmp_path):
+def test_index_and_overview_pass_the_browser_and_axe_checks(rendered_project):
     from .test_report import _browser_check
 
-    out = tmp_path / "reports"
-    render_all(two_area_plan, out_root=out, jobs=2, progress=False, areas=["805"])
+    out = rendered_project["out"]
     pages = [out / "index.html", out / "overview" / "index.html"]
     assert pages[1].exists()  # the overview (with robustness and power sections) rendered
     for page in pages:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evaluation.cli.common import EXIT_RENDER, add_plan_option, add_plan_seed_option, error
+from evaluation.cli.common import (
+    EXIT_RENDER,
+    EXIT_USAGE,
+    add_plan_option,
+    add_plan_seed_option,
+    error,
+)
+from evaluation.compute import SCHEDULER_ENV
 
 
 def register(subparsers) -> None:
@@ -28,7 +35,21 @@ def register(subparsers) -> None:
         type=int,
         default=None,
         help="number of reports rendered in parallel, one process each (default: the number "
-        "of CPU cores)",
+        "of CPU cores); ignored with --scheduler",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-estimate every area and re-render every page, even those whose inputs, "
+        "numbers and code are unchanged (default: only what changed is redone)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (e.g. tcp://host:8786) to run the "
+        f"estimation and rendering on (default: ${SCHEDULER_ENV} if set, otherwise local "
+        "processes)",
     )
     p.set_defaults(run=run_reports)
 
@@ -46,10 +67,17 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_reports(args: argparse.Namespace) -> int:
-    from evaluation.report.render import render_all
+    from evaluation.compute import SchedulerError
+    from evaluation.report.build import render_all
 
-    result = render_all(args.plan, seed=args.seed, jobs=args.jobs)
-    print(f"{len(result.reports)} area report(s) written; index: {result.index}")
+    try:
+        result = render_all(
+            args.plan, seed=args.seed, jobs=args.jobs, force=args.force, scheduler=args.scheduler
+        )
+    except SchedulerError as exc:
+        return error(str(exc), EXIT_USAGE)
+    print(result.summary())
+    print(f"{len(result.reports)} area report(s) in place; index: {result.index}")
     if result.overview:
         print(f"Programme overview: {result.overview}")
     if result.failures:

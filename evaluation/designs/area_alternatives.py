@@ -198,11 +198,15 @@ def pre_fit_check(res: EstimationResult, mid: float) -> dict:
     }
 
 
-def prefit_shared_work(panel: Panel, plan: Plan) -> int:
+def prefit_shared_work(
+    panel: Panel, plan: Plan, codes: list[str] | None = None, outcomes: list[str] | None = None
+) -> int:
     """Work shared by every area report, done once before the areas are rendered: the
-    synthetic-DiD fits of all pilots (one batched run per outcome against the same donors) and
-    the synthetic-control and synthetic-DiD placebo fits (which do not involve any pilot).  Results go to the caches that
-    ``evaluate_area`` reads, in memory and in ``.cache/``.  Returns the number of fits made."""
+            synthetic-DiD fits of all pilots (one batched run per outcome against the same donors) and
+            the synthetic-control and synthetic-DiD placebo fits (which do not involve any pilot).  Results go to the caches that
+            ``evaluate_area`` reads, in memory and in ``.cache/``.  ``codes`` limits the pilots' fits to
+        those about to be estimated (default: every pilot), ``outcomes`` the outcomes (default: the
+    plan's; ``make reports`` runs one outcome per task).  Returns the number of fits made."""
     from evaluation.models.synthetic_control import synthetic_control
     from evaluation.models.synthetic_did import synthetic_did, synthetic_did_prefit
 
@@ -211,6 +215,8 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
     made = 0
     for planned in plan.outcomes:
         name = planned.name
+        if outcomes is not None and name not in outcomes:
+            continue
         pre = chosen_pre_period(panel, plan, name).years
         units = analysis_rows(panel, plan, pre)
         floor = plan.min_donor_denominator
@@ -230,7 +236,7 @@ def prefit_shared_work(panel: Panel, plan: Plan) -> int:
         if not plan.alternatives.get("synthetic_did", True):
             continue
         made += synthetic_did_prefit(
-            units, treated_units=list(plan.pilot_codes), cache=_SDID_TREATED, **kw
+            units, treated_units=list(codes or plan.pilot_codes), cache=_SDID_TREATED, **kw
         )
         _fit_for_any_pilot(
             plan,

@@ -146,6 +146,8 @@ class AreaEvaluation:
     outcomes: list[OutcomeResult]
     pool: list[str]
     its: list[dict] = field(default_factory=list)
+    # designs/area_key.area_key: what the area's own numbers were computed from ("" if unknown)
+    key: str = ""
 
     def result(self, outcome: str) -> EstimationResult:
         return next(o.result for o in self.outcomes if o.outcome.name == outcome)

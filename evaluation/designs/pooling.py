@@ -21,11 +21,14 @@ import math
 from scipy import special
 
 from evaluation.designs.area_headline import headline_did
+from evaluation.designs.area_key import area_key
 from evaluation.designs.area_sample import comparison_pool
 from evaluation.models.ebci import EbciInputError, EbciResult, robust_ebci
 from evaluation.models.intervals import within_bounds
 from evaluation.models.results import EstimationResult
+from evaluation.panel import cache
 from evaluation.panel.build import Panel
+from evaluation.panel.cache import digest
 from evaluation.panel.outcomes import CATALOGUE
 from evaluation.panel.plan import Plan
 
@@ -84,12 +87,20 @@ def implied_se(res: EstimationResult) -> float:
 
 
 def pooled_effects(panel: Panel, plan: Plan, outcome: str) -> PooledEffects:
-    """Robust EBCI of ``outcome`` across every pilot (computed once per process)."""
+    """Robust EBCI of ``outcome`` across every pilot (computed once per process, and kept in
+    the one cache under the pilots' :func:`~evaluation.designs.area_key.area_key`: the
+    headline estimates it pools are made from exactly what those keys hash)."""
     key = (id(panel), str(plan.path), outcome)
-    cached = _POOLED.get(key)
-    if cached is None or cached[0] is not panel:  # holding the panel keeps its id unique
-        cached = _POOLED[key] = (panel, _pool(panel, plan, outcome))
-    return cached[1]
+    hit = _POOLED.get(key)
+    if hit is None or hit[0] is not panel:  # holding the panel keeps its id unique
+        keys = [area_key(panel, plan, code, plan.seed) for code in plan.pilot_codes]
+        entry = digest("pooled", outcome, keys)
+        value = cache.load("pooled", entry, PooledEffects)
+        if value is cache.MISSING:
+            value = _pool(panel, plan, outcome)
+            cache.store("pooled", entry, value)
+        hit = _POOLED[key] = (panel, value)
+    return hit[1]
 
 
 def _pool(panel: Panel, plan: Plan, outcome: str) -> PooledEffects:

@@ -13,6 +13,7 @@ per-coefficient degrees of freedom).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -180,12 +181,7 @@ def fit_ar1_reml(y: np.ndarray, X: pd.DataFrame, seed: int = 0, n_boot: int = 19
     )
     cov = phi_adj if kr_ok else phi
 
-    def contrast_df(c: np.ndarray) -> float:
-        v = float(c @ phi @ c)
-        g = np.array([float(c @ dphi[a] @ c) for a in range(2)])
-        denom = float(g @ W @ g)
-        df = 2 * v**2 / denom if denom > 0 and np.isfinite(denom) else float(n - k)
-        return float(np.clip(df, 1.0, n - k))
+    contrast_df = functools.partial(_contrast_df, phi=phi, dphi=dphi, W=W, n=n, k=k)
 
     names = list(X.columns)
     dfs = [contrast_df(np.eye(k)[j]) for j in range(k)]
@@ -220,6 +216,17 @@ def fit_ar1_reml(y: np.ndarray, X: pd.DataFrame, seed: int = 0, n_boot: int = 19
             "Monte Carlo (AR(1), rho 0.5, 48 points; see METHODOLOGY.md)",
         },
     )
+
+
+def _contrast_df(c: np.ndarray, phi, dphi, W, n: int, k: int) -> float:
+    """Satterthwaite df of the contrast ``c`` under the AR(1) fit (a module-level function,
+    bound with :func:`functools.partial`, so a fit can be pickled: cached, or sent to a
+    worker)."""
+    v = float(c @ phi @ c)
+    g = np.array([float(c @ dphi[a] @ c) for a in range(2)])
+    denom = float(g @ W @ g)
+    df = 2 * v**2 / denom if denom > 0 and np.isfinite(denom) else float(n - k)
+    return float(np.clip(df, 1.0, n - k))
 
 
 def combination_df(fit: Fit, c: np.ndarray) -> float:

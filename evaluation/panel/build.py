@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -290,13 +289,25 @@ def panel_cache_key(data_dir: Path | str, boundary_policy: str, extra: list | No
     return digest.hexdigest()[:24]
 
 
-@lru_cache(maxsize=4)
+_PANELS: dict[str, Panel] = {}  # content key -> panel, this process (the last few)
+
+
+def _memo(key: str, load) -> Panel:
+    if key not in _PANELS:
+        if len(_PANELS) >= 4:
+            _PANELS.pop(next(iter(_PANELS)))
+        _PANELS[key] = load()
+    return _PANELS[key]
+
+
 def cached_panel(data_dir: str, boundary_policy: str) -> Panel:
-    """Build once per process, and once per set of inputs on disk (``.cache/``, git-ignored):
-    a later report with the same data, contracts and code loads it instead of rebuilding."""
+    """Build once per set of inputs, in this process and on disk (``.cache/``, git-ignored):
+    a later report with the same data, contracts and code loads it instead of rebuilding.  The
+    key hashes the files' contents, so a file edited while a process runs is seen."""
 
     key = panel_cache_key(data_dir, boundary_policy)
-    return cached("panel", key, lambda: build_panel(Path(data_dir), boundary_policy), Panel)
+    build = lambda: build_panel(Path(data_dir), boundary_policy)  # noqa: E731
+    return _memo("year" + key, lambda: cached("panel", key, build, Panel))
 
 
 # ---- monthly returns ---------------------------------------------------------------------------
@@ -373,7 +384,6 @@ def build_returns_panel(
     )
 
 
-@lru_cache(maxsize=4)
 def cached_returns_panel(
     files: tuple[str, ...],
     boundary_policy: str,
@@ -381,8 +391,8 @@ def cached_returns_panel(
     data_dir: str = str(DEFAULT_DATA_DIR),
     synthetic: bool = False,
 ) -> Panel:
-    """:func:`build_returns_panel` once per process and per set of inputs on disk (``.cache/``
-    keyed by the hash of the return files, reference data, contracts and code)."""
+    """:func:`build_returns_panel` once per set of inputs, in this process and on disk
+    (``.cache/`` keyed by the hash of the return files, reference data, contracts and code)."""
 
     from evaluation.panel.plan import DataMissingError
 
@@ -392,14 +402,10 @@ def cached_returns_panel(
     key = panel_cache_key(
         data_dir, f"{boundary_policy}|{contract}|{synthetic}", extra=[Path(f) for f in files]
     )
-    return cached(
-        "returns-panel",
-        key,
-        lambda: build_returns_panel(
-            list(files), boundary_policy, contract=contract, data_dir=data_dir, synthetic=synthetic
-        ),
-        Panel,
+    build = lambda: build_returns_panel(  # noqa: E731
+        list(files), boundary_policy, contract=contract, data_dir=data_dir, synthetic=synthetic
     )
+    return _memo("month" + key, lambda: cached("returns-panel", key, build, Panel))
 
 
 def panel_for_plan(plan) -> Panel:

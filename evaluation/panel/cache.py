@@ -8,8 +8,15 @@ the work is redone (a read-only checkout still works, just without the cache).
 * :func:`cached` -- ``cached("panel", key, build)``: load the entry or build and store it;
 * :class:`DiskCache` -- a dict whose entries also live on disk (placebo and prefit fits shared
   by every area report, in this process and across runs);
-* :func:`write_pickle` / :func:`read_pickle` -- the atomic write and the checked read both use,
-  also used to hand a built panel to the report kernels of one run.
+* :func:`load` / :func:`store` -- entries under a key the caller has already made a content
+  hash of (:func:`digest`, :func:`frame_digest`, :func:`files_digest`): the per-area
+  estimates and the pooled effects that incremental ``make reports`` reuses;
+* :func:`write_pickle` / :func:`read_pickle` -- the atomic write and the checked read all use,
+  also used to hand a built panel to the report kernels of one run;
+* :func:`locked` -- an exclusive lock on a file (two runs publishing the same page).
+
+Concurrent runs are safe: every write goes to a temporary file with a name of its own and is
+renamed into place, so a reader sees a whole entry or none, never a half-written one.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -25,13 +33,14 @@ from typing import TypeVar
 from evaluation.config import CACHE_DIR, PROJECT_ROOT
 
 T = TypeVar("T")
+MISSING = object()  # what :func:`load` returns for an entry that is not there (or damaged)
 
 
 def write_pickle(value, path: Path | str) -> Path:
     """Write ``value`` to ``path`` atomically (a temporary file, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     with open(tmp, "wb") as fh:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
@@ -110,3 +119,64 @@ class DiskCache(dict):
         dict.__setitem__(self, key, value)
         with contextlib.suppress(OSError):
             write_pickle(value, self._path(key))
+
+
+def digest(*parts) -> str:
+    """A sha256 (hex) of ``parts`` (strings, bytes, numbers, tuples of them: their ``repr``)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def frame_digest(frame) -> str:
+    """A content hash of a DataFrame: its column names, dtypes and every cell, in row order
+    (the index is left out)."""
+    import pandas as pd
+
+    cells = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    return digest(tuple(frame.columns), tuple(str(t) for t in frame.dtypes), cells)
+
+
+def files_digest(files: Iterable[Path]) -> str:
+    """A content hash of source files (their paths relative to the project, and their bytes)."""
+    parts = []
+    for path in sorted(Path(p) for p in files):
+        name = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+        parts += [str(name), path.read_bytes()]
+    return digest(*parts)
+
+
+def load(namespace: str, key: str, expected: type | None = None, cache_dir: Path | None = None):
+    """The entry ``key`` of ``namespace``, or :data:`MISSING`."""
+    try:
+        return read_pickle(entry_path(namespace, key, cache_dir=cache_dir), expected)
+    except Exception:  # noqa: BLE001 - missing or damaged: the caller rebuilds it
+        return MISSING
+
+
+def store(namespace: str, key: str, value, cache_dir: Path | None = None) -> None:
+    """Keep ``value`` as the entry ``key`` of ``namespace`` (silently not, if unwritable or
+    not picklable, e.g. a result holding a researcher's local function)."""
+    with contextlib.suppress(OSError, pickle.PicklingError, AttributeError, TypeError):
+        write_pickle(value, entry_path(namespace, key, cache_dir=cache_dir))
+
+
+@contextlib.contextmanager
+def locked(path: Path | str):
+    """Hold an exclusive lock on ``path`` (created if absent) for the ``with`` block; on systems
+    without ``fcntl`` the block runs unlocked (each file is still written atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,6 +1,8 @@
 """Charts for reports.  Every chart function returns ``(figure, alt_text)``: a chart without a
 message in words is not allowed.  :func:`figure_html` embeds the SVG with its alt text, so the
-exported HTML needs no external request and screen readers get the message."""
+exported HTML needs no external request and screen readers get the message.  Reports call
+:func:`chart_html`, which keeps each embedded chart in the one cache (drawing is most of a
+page's render time, and a page re-rendered for a new pooled line has the same charts)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from evaluation.config import PROJECT_ROOT  # noqa: E402
 from evaluation.designs.area_result import AreaEvaluation, OutcomeResult  # noqa: E402
+from evaluation.panel import cache  # noqa: E402
 from evaluation.panel.outcomes import CATALOGUE  # noqa: E402
 from evaluation.report.text import escape, fmt, span  # noqa: E402
 
@@ -110,6 +114,48 @@ def figure_html(fig, alt: str, caption: str = "") -> str:
         f'<figure><img src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}" '
         f'style="max-width:100%;height:auto">{cap}</figure>'
     )
+
+
+def chart_html(ev: AreaEvaluation, chart, *args) -> str:
+    """``figure_html(fig, alt, caption=alt)`` of ``chart(ev, *args)``, from the one cache when
+    the area's :attr:`~AreaEvaluation.key` is known.  A chart shows only the area's own
+    estimates, its disclosure control and panel rows, never the pooled line or the
+    multiplicity adjustment, and the area key hashes everything those come from; the entry's
+    key adds the chart, its outcome or series, and the chart code with matplotlib's version."""
+
+    def draw() -> str:
+        fig, alt = chart(ev, *args)
+        return figure_html(fig, alt, caption=alt)
+
+    if not ev.key:
+        return draw()
+    parts = [_identity(a) for a in args]
+    key = cache.digest("chart", ev.key, chart.__name__, parts, chart_version())
+    html = cache.load("chart", key, str)
+    if html is cache.MISSING:
+        html = draw()
+        cache.store("chart", key, html)
+    return html
+
+
+def _identity(arg):
+    if isinstance(arg, OutcomeResult):
+        return ("outcome", arg.outcome.name)
+    if isinstance(arg, dict):  # an ITS item of AreaEvaluation.its
+        return ("its", arg["outcome"], arg["design"])
+    return arg
+
+
+_VERSION: list[str] = []
+
+
+def chart_version() -> str:
+    """The chart code (this module and the text helpers) and matplotlib's version."""
+    if not _VERSION:
+        here = PROJECT_ROOT / "evaluation" / "report"
+        code = cache.files_digest([here / "charts.py", here / "text.py"])
+        _VERSION.append(cache.digest(code, matplotlib.__version__))
+    return _VERSION[0]
 
 
 def time_axis(ax, periods, ev: AreaEvaluation) -> None:

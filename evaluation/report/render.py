@@ -6,15 +6,20 @@ kernel, exports it without code through the offline ``govreport`` template, chec
 loads nothing from the network, and only then moves ``index.html`` and ``results.json`` into
 ``reports/<area-slug>/`` (write to a temporary file, then rename, so an interrupted run never
 leaves half a report), with the page's tables beside them (``tables.ods``, ``tables-csv.zip``:
-:mod:`evaluation.report.tables`).
+:mod:`evaluation.report.tables`) and ``.build.json`` (what the page was built from).
+
+Rendering every area, incrementally, is :mod:`evaluation.report.build`; it renders many pages
+in one :class:`ReportKernel` per worker process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ import nbformat
 
 from evaluation.config import PROJECT_ROOT, slugify
 from evaluation.io.geography import load_geography
+from evaluation.panel.cache import locked
 from evaluation.panel.plan import load_plan
 from evaluation.report.tables import area_workbook, overview_workbook, write_tables
 
@@ -103,9 +109,7 @@ def kernel_config():
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _execute(notebook: Path, executed: Path, params: dict, what: str) -> None:
@@ -144,7 +148,8 @@ def render_area(
     out_root: Path | str | None = None,
     panel_cache: Path | str | None = None,
 ) -> RenderedReport:
-    """Render ``reports/<slug>/index.html`` and ``results.json`` for one pilot area."""
+    """Render ``reports/<slug>/index.html`` and ``results.json`` for one pilot area (the kernel
+    evaluates the area, through the one cache: an unchanged area is not re-estimated)."""
     plan_obj = load_plan(plan)
     geo = load_geography(plan_obj.data_dir)
     code = geo.resolve_area(area, plan_obj.pilot_codes)  # raises before anything is written
@@ -152,32 +157,43 @@ def render_area(
     name = geo.name_for_code(code) or code
     slug = slugify(name)
     out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
+    target = out_root / slug
     with tempfile.TemporaryDirectory(prefix=f"report-{slug}-") as tmp:
         tmpdir = Path(tmp)
         executed = tmpdir / "area_report.ipynb"
-        params = _area_params(code, plan_obj, seed, tmpdir, panel_cache, out_root, slug)
+        seed = plan_obj.seed if seed is None else int(seed)
+        params = area_params(code, plan_obj.path, seed, tmpdir, panel_cache, previous(target))
         _execute(NOTEBOOK, executed, params, name)
-        return _publish(executed, tmpdir, name, slug, out_root)
+        publish_page(target, page_files(executed, tmpdir, name))
+    return RenderedReport(name, slug, target / "index.html", target / "results.json")
 
 
-def _area_params(code, plan_obj, seed, tmpdir: Path, panel_cache, out_root: Path, slug: str):
+def previous(target: Path) -> str | None:
+    """The published results.json of a page, if any (its "changes since last" compares)."""
+    path = target / "results.json"
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def area_params(code, plan_path, seed, tmpdir: Path, panel_cache, previous_text, saved=None):
+    """The area notebook's papermill parameters (files it reads are put in ``tmpdir``)."""
     params = {
         "area": code,
-        "plan": str(plan_obj.path),
-        "seed": seed if seed is not None else plan_obj.seed,
+        "plan": str(plan_path),
+        "seed": seed,
         "output_dir": str(tmpdir),
         "panel_cache": str(panel_cache) if panel_cache else None,
         "previous_results": None,
+        "evaluation_file": str(saved) if saved else None,
     }
-    previous = out_root / slug / "results.json"
-    if previous.exists():  # a test-and-learn wave: show what changed since last time
-        shutil.copy(previous, tmpdir / "previous_results.json")
+    if previous_text is not None:  # a test-and-learn wave: show what changed since last time
+        (tmpdir / "previous_results.json").write_text(previous_text, encoding="utf-8")
         params["previous_results"] = str(tmpdir / "previous_results.json")
     return params
 
 
-def _publish(executed, tmpdir: Path, name: str, slug: str, out_root: Path) -> RenderedReport:
-    """Check the executed notebook's outputs and write them atomically into reports/<slug>/."""
+def page_files(executed, tmpdir: Path, name: str) -> dict[str, bytes]:
+    """An executed area notebook's page: ``index.html``, ``results.json`` and the tables,
+    checked (results written, nothing loaded from the network), as bytes by file name."""
     results_tmp = tmpdir / "results.json"
     if not results_tmp.exists():
         raise ReportError("The report notebook did not write results.json.")
@@ -185,225 +201,132 @@ def _publish(executed, tmpdir: Path, name: str, slug: str, out_root: Path) -> Re
     external = external_resources(html)
     if external:
         raise ReportError(f"The report would load external resources: {external[:3]}")
-    target = out_root / slug
+    results = results_tmp.read_bytes()
+    tables = tmpdir / "tables"
+    tables.mkdir()
+    written = write_tables(area_workbook(json.loads(results)), tables)
+    files = {"results.json": results, "index.html": html.encode("utf-8")}
+    return files | {p.name: p.read_bytes() for p in written.values()}
+
+
+BUILD_FILE = ".build.json"  # beside a page: the key it was built from and its files' hashes
+
+
+def publish_page(
+    target: Path, files: dict[str, bytes], key: str | None = None, inputs: str | None = None
+) -> None:
+    """Write a page's files into ``target``, each atomically, under a lock (two runs never
+    interleave their files), then ``.build.json`` last: the page's key (what it shows),
+    ``inputs`` (what it was computed from) and every file's sha256, so a later run can tell a
+    whole, current page from a stale or damaged one."""
     target.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target / "results.json", results_tmp.read_text(encoding="utf-8"))
-    write_tables(area_workbook(json.loads(results_tmp.read_text(encoding="utf-8"))), target)
-    _atomic_write(target / "index.html", html)
-    return RenderedReport(name, slug, target / "index.html", target / "results.json")
+    with locked(target / ".lock"):
+        for name in sorted(files, key=lambda n: n == "index.html"):  # the page itself last
+            _atomic_write_bytes(target / name, files[name])
+        record = {
+            "key": key,
+            "inputs": inputs,
+            "files": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()},
+        }
+        _atomic_write(target / BUILD_FILE, json.dumps(record, indent=1, sort_keys=True))
 
 
-def render_batch(codes: list[str], plan, seed, out_root: Path, panel_cache, progress=None):
-    """Render several areas in ONE kernel: the kernel start-up and the imports are paid once,
-    and each area re-runs the parameterised notebook in it.  Returns (code, report or None,
-    error or None) per area; one area's failure does not stop the batch."""
-    import copy
-
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-    from papermill.parameterize import parameterize_notebook
-
-    plan_obj = load_plan(plan)
-    geo = load_geography(plan_obj.data_dir)
-    from papermill.iorw import load_notebook_node
-
-    template = load_notebook_node(str(NOTEBOOK))  # adds the metadata papermill relies on
-    client = NotebookClient(
-        copy.deepcopy(template),
-        kernel_name=kernel_name(),
-        timeout=EXECUTION_TIMEOUT,
-        resources={"metadata": {"path": str(PROJECT_ROOT)}},
-        config=kernel_config(),
-    )
-    out = []
-    with client.setup_kernel():
-        for code in codes:
-            name = geo.name_for_code(code) or code
-            slug = slugify(name)
-            with tempfile.TemporaryDirectory(prefix=f"report-{slug}-") as tmp:
-                tmpdir = Path(tmp)
-                try:
-                    params = _area_params(code, plan_obj, seed, tmpdir, panel_cache, out_root, slug)
-                    nb = parameterize_notebook(copy.deepcopy(template), params)
-                    client.nb = nb
-                    for index, cell in enumerate(nb.cells):
-                        if cell.cell_type == "code":
-                            client.execute_cell(cell, index)
-                    out.append((code, _publish(nb, tmpdir, name, slug, out_root), None))
-                except CellExecutionError as exc:
-                    out.append((code, None, f"notebook failed: {str(exc).splitlines()[-1]}"))
-                except Exception as exc:  # noqa: BLE001 - report and go on with the next area
-                    out.append((code, None, f"{type(exc).__name__}: {exc}"))
-            if progress is not None:
-                progress.put(code)
-    return out
+def record_inputs(target: Path, record: dict, inputs: str) -> None:
+    """Note in ``.build.json`` that the page, unchanged, is also what ``inputs`` give (its
+    files are not touched)."""
+    with locked(target / ".lock"):
+        record = dict(record, inputs=inputs)
+        _atomic_write(target / BUILD_FILE, json.dumps(record, indent=1, sort_keys=True))
 
 
-def r_code(report: RenderedReport) -> str:
-    """The 3-digit code of a rendered report (from its results.json)."""
-    import json
-
-    return json.loads(report.results.read_text(encoding="utf-8"))["area"]["la_code"]
-
-
-@dataclass
-class RenderedAll:
-    reports: list[RenderedReport]
-    failures: dict[str, str]  # area code -> error message
-    overview: Path | None
-    index: Path
-
-
-def render_all(
-    plan: str | Path = "plans/change_programme_2023.yaml",
-    seed: int | None = None,
-    out_root: Path | str | None = None,
-    jobs: int | None = None,
-    progress: bool = True,
-    areas: list[str] | None = None,
-) -> RenderedAll:
-    """Render every pilot area (in parallel), the programme overview and ``reports/index.html``.
-
-    Shared work is done once: the panel is built (or loaded from ``.cache/``) here and handed
-    to every area's notebook; the synthetic-control and synthetic-DiD fits that do not depend
-    on the area are made before the areas start (:func:`evaluation.area.prefit_shared_work`).
-    A failure in one area is reported and the others still complete.
-    """
-    import multiprocessing
-    import os
-    import sys
-
-    from tqdm import tqdm
-
-    from evaluation.designs.area import save_panel
-    from evaluation.panel.build import panel_for_plan
-
-    plan_obj = load_plan(plan)
-    plan_obj.require_data()
-    geo = load_geography(plan_obj.data_dir)
-    codes = (
-        [geo.resolve_area(a, plan_obj.pilot_codes) for a in areas]
-        if areas
-        else list(plan_obj.pilot_codes)
-    )
-    out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    names = {c: geo.name_for_code(c) or c for c in plan_obj.pilot_codes}
-    slugs = {c: slugify(names[c]) for c in plan_obj.pilot_codes}
-    with tempfile.TemporaryDirectory(prefix="reports-shared-") as tmp:
-        # built once per set of inputs (data, contracts, code) and kept in .cache/, as for a
-        # single report: a second `make reports` on the same data loads it
-        panel = panel_for_plan(plan_obj)
-        cache = save_panel(panel, Path(tmp) / "panel.pkl")
-        from evaluation.designs.area_alternatives import prefit_shared_work
-
-        prefit_shared_work(panel, plan_obj)  # pilots' SDID fits in one batch, placebo fits once
-        chunks = [codes[i::jobs] for i in range(jobs) if codes[i::jobs]]
-        manager = multiprocessing.Manager()
-        queue = manager.Queue()
-        bar = tqdm(
-            total=len(codes) + 1,
-            desc="reports",
-            unit="report",
-            disable=not progress,
-            file=sys.stderr,
-        )
-        reports, failures = _render_in_workers(
-            chunks, plan_obj, seed, out_root, cache, queue, bar, names
-        )
-        manager.shutdown()
-        missing = [c for c in codes if c not in failures and c not in {r_code(r) for r in reports}]
-        for code in missing:
-            failures[code] = "the worker rendering it stopped"
-        overview = _overview_of_all(plan_obj, cache, out_root, seed, failures)
-        bar.update(1)
-        bar.close()
-    index = _write_index(plan_obj, out_root, slugs, names)
-    return RenderedAll(sorted(reports, key=lambda r: r.slug), failures, overview, index)
-
-
-def _render_in_workers(chunks, plan_obj, seed, out_root: Path, cache, queue, bar, names):
-    """One worker process per chunk of area codes, each rendering its chunk in one kernel
-    (:func:`render_batch`); ``bar`` advances as areas finish.  Returns (reports, failures)."""
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-    from queue import Empty
-
-    n_codes = sum(len(chunk) for chunk in chunks)
-    reports, failures = [], {}
-    with ProcessPoolExecutor(max_workers=len(chunks)) as pool:
-        futures = [
-            pool.submit(render_batch, chunk, plan_obj.path, seed, out_root, cache, queue)
-            for chunk in chunks
-        ]
-        done = 0
-        while done < n_codes:
-            try:
-                queue.get(timeout=1)
-            except Empty:
-                if all(f.done() for f in futures):
-                    break  # a worker died: its areas are reported as failures below
-                continue
-            done += 1
-            bar.update(1)
-        for fut in futures:
-            try:
-                batch = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a whole worker failed
-                print(f"error: a report worker failed: {exc}", file=sys.stderr)
-                continue
-            for code, rendered, error in batch:
-                if rendered is not None:
-                    reports.append(rendered)
-                else:
-                    failures[code] = error
-                    print(
-                        f"error: report for {names[code]} ({code}) failed: {error}",
-                        file=sys.stderr,
-                    )
-    return reports, failures
-
-
-def _overview_of_all(plan_obj, cache, out_root: Path, seed, failures: dict) -> Path | None:
-    """The programme overview for a yearly plan (a failure is added to ``failures``); a
-    monthly plan gets a note and no overview."""
-    import sys
-
-    if plan_obj.frequency != "year":
-        print(
-            "note: the programme overview is built for yearly plans only; this monthly "
-            "plan gets the area reports and the index",
-            file=sys.stderr,
-        )
-        return None
+def page_record(target: Path) -> dict | None:
+    """``target``'s ``.build.json`` if the page is whole (every file as recorded), else None."""
     try:
-        return render_overview(plan_obj, panel_cache=cache, out_root=out_root, seed=seed)
-    except Exception as exc:  # noqa: BLE001
-        failures["overview"] = f"{type(exc).__name__}: {exc}"
-        print(f"error: the programme overview failed: {exc}", file=sys.stderr)
+        record = json.loads((target / BUILD_FILE).read_text(encoding="utf-8"))
+        whole = all(
+            hashlib.sha256((target / n).read_bytes()).hexdigest() == h
+            for n, h in record["files"].items()
+        )
+        return record if whole else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _write_index(plan_obj, out_root: Path, slugs: dict, names: dict) -> Path:
-    """``reports/index.html``: every pilot area, linked where its report exists."""
-    from evaluation.report.overview_html import index_html
+def page_is_current(target: Path, key: str) -> bool:
+    """Whether ``target`` holds a whole page built with ``key`` (as its key or its inputs)."""
+    record = page_record(target)
+    return record is not None and key in (record.get("key"), record.get("inputs"))
 
-    available = {c for c in plan_obj.pilot_codes if (out_root / slugs[c] / "index.html").exists()}
-    partnerships = {p.la_code: p.partnership for p in plan_obj.pilots}
-    index = out_root / "index.html"
-    out_root.mkdir(parents=True, exist_ok=True)
-    _atomic_write(
-        index,
-        index_html(
-            plan_obj,
-            slugs,
-            names,
-            partnerships,
-            available,
-            overview=plan_obj.frequency == "year",
-        ),
-    )
-    return index
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class ReportKernel:
+    """One kernel that renders many area pages in this process: started once (the kernel
+    start-up and the analysis imports are paid once), restarted if it dies."""
+
+    def __init__(self):
+        from nbclient import NotebookClient
+        from papermill.iorw import load_notebook_node
+
+        self.template = load_notebook_node(str(NOTEBOOK))  # with the metadata papermill needs
+        self.client = NotebookClient(
+            copy.deepcopy(self.template),
+            kernel_name=kernel_name(),
+            timeout=EXECUTION_TIMEOUT,
+            resources={"metadata": {"path": str(PROJECT_ROOT)}},
+            config=kernel_config(),
+        )
+        self.client.km = self.client.create_kernel_manager()
+        self.client.start_new_kernel()
+        self.client.start_new_kernel_client()
+
+    def alive(self) -> bool:
+        from nbclient.util import run_sync
+
+        return bool(self.client.km is not None and run_sync(self.client.km.is_alive)())
+
+    def run(self, params: dict):
+        """The area notebook executed with ``params`` (raises ``CellExecutionError``)."""
+        from papermill.parameterize import parameterize_notebook
+
+        nb = parameterize_notebook(copy.deepcopy(self.template), params)
+        self.client.nb = nb
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                self.client.execute_cell(cell, index)
+        return nb
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client._cleanup_kernel()
+
+
+_KERNEL: list[ReportKernel] = []  # this process's report kernel, kept between renders
+
+
+def report_kernel() -> ReportKernel:
+    """This process's :class:`ReportKernel` (started on first use, shut down at exit)."""
+    if _KERNEL and _KERNEL[0].alive():
+        return _KERNEL[0]
+    if _KERNEL:
+        _KERNEL.pop().close()
+    _KERNEL.append(ReportKernel())
+    if len(_KERNEL) == 1:
+        import atexit
+        from multiprocessing import util
+
+        util.Finalize(None, close_report_kernel, exitpriority=10)  # pool workers
+        atexit.register(close_report_kernel)
+    return _KERNEL[0]
+
+
+def close_report_kernel() -> None:
+    while _KERNEL:
+        _KERNEL.pop().close()
 
 
 OVERVIEW_NOTEBOOK = PROJECT_ROOT / "notebooks" / "programme_overview.ipynb"
@@ -421,17 +344,15 @@ def default_out_root(plan_obj) -> Path:
     return root if is_default else root / plan_obj.name
 
 
-def render_overview(
-    plan, panel_cache=None, out_root: Path | str | None = None, seed: int | None = None
-) -> Path:
-    """Render ``reports/overview/index.html`` from the areas' results.json files."""
+def overview_files(plan, reports_dir: Path, panel_cache=None, seed: int | None = None) -> dict:
+    """The programme overview page rendered from the areas' results.json in ``reports_dir``:
+    ``index.html``, ``results.json``, the placebo distribution and the tables, as bytes."""
     plan_obj = plan if not isinstance(plan, (str, Path)) else load_plan(plan)
-    out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
     with tempfile.TemporaryDirectory(prefix="overview-") as tmp:
         executed = Path(tmp) / "overview.ipynb"
         params = {
             "plan": str(plan_obj.path),
-            "reports_dir": str(out_root),
+            "reports_dir": str(reports_dir),
             "seed": seed if seed is not None else plan_obj.seed,
             "panel_cache": str(panel_cache) if panel_cache else None,
             "output_dir": tmp,
@@ -441,14 +362,25 @@ def render_overview(
         external = external_resources(html)
         if external:
             raise ReportError(f"The overview would load external resources: {external[:3]}")
-        target = out_root / "overview"
-        target.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target / "index.html", html)
+        files = {"index.html": html.encode("utf-8")}
         for name in ("results.json", "permutation_distribution.csv"):
             produced = Path(tmp) / name
             if produced.exists():
-                _atomic_write(target / name, produced.read_text(encoding="utf-8"))
-        if (target / "results.json").exists():  # the downloadable tables (report/tables.py)
-            results = json.loads((target / "results.json").read_text(encoding="utf-8"))
-            write_tables(overview_workbook(results), target)
+                files[name] = produced.read_bytes()
+        if "results.json" in files:  # the downloadable tables (report/tables.py)
+            tables = Path(tmp) / "tables"
+            tables.mkdir()
+            written = write_tables(overview_workbook(json.loads(files["results.json"])), tables)
+            files |= {p.name: p.read_bytes() for p in written.values()}
+    return files
+
+
+def render_overview(
+    plan, panel_cache=None, out_root: Path | str | None = None, seed: int | None = None
+) -> Path:
+    """Render ``reports/overview/index.html`` from the areas' results.json files."""
+    plan_obj = plan if not isinstance(plan, (str, Path)) else load_plan(plan)
+    out_root = Path(out_root) if out_root is not None else default_out_root(plan_obj)
+    target = out_root / "overview"
+    publish_page(target, overview_files(plan_obj, out_root, panel_cache, seed))
     return target / "index.html"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from evaluation.designs.area_result import AreaEvaluation
 from evaluation.report.charts import (
+    chart_html,
     comparison_chart,
     event_study_chart,
-    figure_html,
     placebo_chart,
     synthetic_chart,
 )
@@ -31,10 +31,8 @@ from evaluation.report.text import (
 
 def outcome_section(ev: AreaEvaluation, index: int) -> str:
     o = ev.outcomes[index]
-    fig, alt = comparison_chart(ev, o)
-    chart = figure_html(fig, alt, caption=alt)
-    pfig, palt = placebo_chart(ev, o)
-    pchart = figure_html(pfig, palt, caption=palt)
+    chart = chart_html(ev, comparison_chart, o)
+    pchart = chart_html(ev, placebo_chart, o)
     r = o.result
     table = series_table(ev, index)
     excl = missing_data_block(ev, o)
@@ -66,7 +64,7 @@ def synthetic_block(ev: AreaEvaluation, o) -> str:
     sc = o.alternatives.get("synthetic_control")
     if sc is None:
         return ""
-    fig, alt = synthetic_chart(ev, o)
+    chart = chart_html(ev, synthetic_chart, o)
     names = ev.panel.units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
     w = sc.extra["weights"]
     w = w[w["weight"] > 0.005].sort_values("weight", ascending=False)
@@ -101,7 +99,7 @@ def synthetic_block(ev: AreaEvaluation, o) -> str:
         )
     return (
         "<h3>Synthetic control: a tailor-made comparison</h3>"
-        f"{figure_html(fig, alt, caption=alt)}"
+        f"{chart}"
         f"<p>Estimate {fmt(sc.estimate, dp)} {escape(o.outcome.unit)} "
         f"({round(100 * (1 - sc.alpha))}% placebo interval {fmt(sc.ci_low, dp)} to "
         f"{fmt(sc.ci_high, dp)}).{escape(_prefixed(bounds_note(sc, dp)))}{escape(sd_text)}</p>"
@@ -126,7 +124,7 @@ def event_study_block(ev: AreaEvaluation, o) -> str:
             "whose figure is withheld to protect small numbers. The pre-trend test result "
             "above is still based on all the data.</p>"
         )
-    fig, alt = event_study_chart(ev, o)
+    chart = chart_html(ev, event_study_chart, o)
     dp = o.outcome.decimals
 
     def cell(r):
@@ -145,7 +143,7 @@ def event_study_block(ev: AreaEvaluation, o) -> str:
     ref = ev.label(es.diagnostics["reference_period"])
     return (
         f"<h3>{word.capitalize()} by {word}: did the gap move before the programme?</h3>"
-        f"{figure_html(fig, alt, caption=alt)}"
+        f"{chart}"
         "<details><summary>The same data as a table</summary>"
         f"<table><caption>Gap with the comparison areas relative to {ref} ({level}% placebo "
         f"intervals; {escape(o.outcome.unit)})</caption><thead><tr><th scope='col'>{word.capitalize()}</th>"

@@ -4,7 +4,7 @@ for yearly and monthly plans."""
 from __future__ import annotations
 
 from evaluation.designs.area_result import AreaEvaluation
-from evaluation.report.charts import figure_html, its_chart
+from evaluation.report.charts import chart_html, its_chart
 from evaluation.report.text import escape, fmt
 
 
@@ -44,8 +44,7 @@ def its_section(ev: AreaEvaluation) -> str:
             if item["design"] == "single"
             else f"{label}: {ev.name} minus comparison areas"
         )
-        fig, alt = its_chart(ev, item, title)
-        charts += figure_html(fig, alt, caption=alt)
+        charts += chart_html(ev, its_chart, item, title)
     level = round(100 * (1 - ev.plan.alpha))
     years = [int(y) for y in res.pre_periods]
     method = res.extra["method"]
