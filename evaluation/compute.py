@@ -46,6 +46,7 @@ class LocalRunner:
     """Tasks in a pool of this machine's processes."""
 
     name = "local processes"
+    local = True  # workers share this machine's files (a path is as good as the value)
 
     def __init__(self, jobs: int | None = None):
         self.workers = max(1, jobs or os.cpu_count() or 1)
@@ -72,6 +73,8 @@ class LocalRunner:
 
 class DaskRunner:
     """Tasks on an existing Dask cluster."""
+
+    local = False  # workers may be elsewhere: large values are sent, not paths
 
     def __init__(self, address: str, retries: int = 2, timeout: float = 30):
         try:

@@ -249,3 +249,13 @@ def test_two_concurrent_runs_leave_whole_pages(project, tmp_path):
     assert stable_results(results(out, "hartlepool")) == stable_results(
         json.loads(project["files"]["hartlepool/results.json"][0])
     )
+
+
+def test_an_unreachable_scheduler_is_one_clear_error():
+    pytest.importorskip("distributed")
+    from evaluation.compute import DaskRunner, SchedulerError
+
+    with pytest.raises(
+        SchedulerError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"
+    ):
+        DaskRunner("tcp://127.0.0.1:9", timeout=1)

@@ -154,7 +154,7 @@ def render_all(
         tqdm(total=len(codes) + 1, desc="reports", unit="page", disable=not progress) as bar,
     ):
         panel_path = save_panel(panel, Path(tmp) / "panel.pkl")
-        panel_ref = runner.share(panel) if runner.name.startswith("Dask") else str(panel_path)
+        panel_ref = str(panel_path) if runner.local else runner.share(panel)
         step = _Steps(plan_obj, seed, panel, panel_ref, runner, bar, run, names, slugs)
         step.estimate(codes, keys, force, clock)
         page_jobs, results = step.finish(codes, keys, out_root, force)
