@@ -279,6 +279,10 @@ class ReportKernel:
             timeout=EXECUTION_TIMEOUT,
             resources={"metadata": {"path": str(PROJECT_ROOT)}},
             config=kernel_config(),
+            # jupyter_client interrupts a kernel before shutting it down; an idle kernel then
+            # logs "KeyboardInterrupt caught in kernel" on the terminal.  Cell errors still
+            # reach us as messages (and become the area's failure); the log is not needed.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         self.client.km = self.client.create_kernel_manager()
         self.client.start_new_kernel()
