@@ -79,10 +79,17 @@ class DaskRunner:
     def __init__(self, address: str, retries: int = 2, timeout: float = 30):
         try:
             from distributed import Client
+            from distributed.comm.addressing import parse_address, parse_host_port
         except ImportError:
             raise SchedulerError(
                 "a Dask scheduler was given but Dask is not installed: "
                 "pip install 'send-evaluation[dask]' (or distributed)"
+            ) from None
+        try:  # checked first: a Client made from a malformed address hangs as it is collected
+            parse_host_port(parse_address(address)[1])
+        except ValueError as exc:
+            raise SchedulerError(
+                f"not a Dask scheduler address: {address!r} ({exc}); give e.g. tcp://host:8786"
             ) from None
         try:
             self._client = Client(address, timeout=timeout, set_as_default=False)

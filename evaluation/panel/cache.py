@@ -36,15 +36,21 @@ T = TypeVar("T")
 MISSING = object()  # what :func:`load` returns for an entry that is not there (or damaged)
 
 
-def write_pickle(value, path: Path | str) -> Path:
-    """Write ``value`` to ``path`` atomically (a temporary file, then a rename)."""
+def atomic_write(path: Path | str, data: bytes | str) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file of this writer's
+    own, then a rename: a reader sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as fh:
-        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     os.replace(tmp, path)
     return path
+
+
+def write_pickle(value, path: Path | str) -> Path:
+    """Write ``value`` to ``path`` atomically (pickled first: a value that cannot be pickled
+    leaves nothing behind)."""
+    return atomic_write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def read_pickle(path: Path | str, expected: type | None = None):

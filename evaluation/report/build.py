@@ -40,7 +40,7 @@ from pathlib import Path
 from evaluation.compute import runner as make_runner
 from evaluation.config import PROJECT_ROOT, slugify
 from evaluation.io.geography import load_geography
-from evaluation.panel.cache import digest, files_digest, frame_digest
+from evaluation.panel.cache import atomic_write, digest, files_digest, frame_digest
 from evaluation.panel.plan import load_plan
 from evaluation.report.render import (
     RenderedReport,
@@ -86,6 +86,7 @@ class PageJob:
     slug: str
     key: str  # what the page shows (designs/area_key + its results + the report code)
     inputs: str  # what it was computed from
+    seed: int
     evaluation: bytes
     previous: str | None
 
@@ -312,7 +313,8 @@ class _Steps:
                 self.run.reused.append(code)
                 self._tick()
                 continue
-            jobs.append(PageJob(code, self.names[code], slug, key, inputs, blob, previous(target)))
+            name = self.names[code]
+            jobs.append(PageJob(code, name, slug, key, inputs, self.seed, blob, previous(target)))
         self.run.reused.sort()
         return sorted(jobs, key=lambda j: j.slug), results
 
@@ -378,22 +380,37 @@ class _Steps:
         self.run.rendered.sort()
 
 
-# -- tasks: module-level, so a process pool or a Dask worker can run them; each returns
-# (True, value, seconds) or (False, "what went wrong", seconds), so an area's own failure is
-# not retried
+# -- tasks: module-level, so a process pool or a Dask worker can run them.  Each returns
+# (True, value, seconds) or (False, "what went wrong", seconds): an area's own failure is a
+# value, reported by the caller, never an exception that Dask would retry
 
 
-def _timed(task):
-    """``task`` returning (ok, value) made to return (ok, value, its seconds)."""
+def _task(task):
+    """``task`` made to return (True, its value, seconds), or (False, the error, seconds)."""
     import functools
 
+    from evaluation.report.render import ReportError
+
     @functools.wraps(task)
-    def timed(*args):
+    def run(*args):
         start = time.perf_counter()
-        ok, value = task(*args)
+        try:
+            ok, value = True, task(*args)
+        except ReportError as exc:
+            ok, value = False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - the area's own failure, reported
+            ok, value = False, f"{type(exc).__name__}: {exc}"
         return ok, value, time.perf_counter() - start
 
-    return timed
+    return run
+
+
+def _plan_and_panel(plan_path: str, panel_ref):
+    """The plan, and the panel: sent by Dask, or loaded from this run's file."""
+    from evaluation.designs.area import load_panel
+
+    panel = panel_ref if not isinstance(panel_ref, (str, Path)) else load_panel(panel_ref)
+    return load_plan(plan_path), panel
 
 
 def _panel_path(panel_ref) -> str:
@@ -420,56 +437,44 @@ def _panel_path(panel_ref) -> str:
 _WORKER_PANEL: dict = {}
 
 
-@_timed
-def prefit_task(plan_path: str, outcome: str, codes: list[str], panel_ref):
+@_task
+def prefit_task(plan_path: str, outcome: str, codes: list[str], panel_ref) -> int:
     """The synthetic-control and synthetic-DiD fits every area shares, for one outcome, into
-    this worker's caches (and ``.cache/``)."""
-    from evaluation.designs.area import load_panel
+    this worker's caches (and ``.cache/``); a failure is met again by the areas' estimates."""
     from evaluation.designs.area_alternatives import prefit_shared_work
 
-    try:
-        plan = load_plan(plan_path)
-        panel = panel_ref if not isinstance(panel_ref, (str, Path)) else load_panel(panel_ref)
-        return True, prefit_shared_work(panel, plan, codes, outcomes=[outcome])
-    except Exception as exc:  # noqa: BLE001 - the areas' own estimates meet it again
-        return False, f"{type(exc).__name__}: {exc}"
+    plan, panel = _plan_and_panel(plan_path, panel_ref)
+    return prefit_shared_work(panel, plan, codes, outcomes=[outcome])
 
 
-@_timed
+@_task
 def estimate_task(plan_path: str, code: str, seed: int, panel_ref):
     """One area's :class:`~evaluation.designs.area.AreaEstimates`."""
-    from evaluation.designs.area import estimate_area, load_panel
+    from evaluation.designs.area import estimate_area
 
-    try:
-        plan = load_plan(plan_path)
-        panel = panel_ref if not isinstance(panel_ref, (str, Path)) else load_panel(panel_ref)
-        return True, estimate_area(panel, plan, code, seed)
-    except Exception as exc:  # noqa: BLE001 - the area's own failure, reported by the caller
-        return False, f"{type(exc).__name__}: {exc}"
+    plan, panel = _plan_and_panel(plan_path, panel_ref)
+    return estimate_area(panel, plan, code, seed)
 
 
-@_timed
+@_task
 def finish_task(plan_path: str, code: str, seed: int, panel_ref, estimates):
     """One area's evaluation finished from its estimates (pooled effects, adjustment,
     disclosure): its results.json text, the evaluation pickled without the panel, and its
     :func:`~evaluation.designs.area_key.page_data_key`."""
-    from evaluation.designs.area import evaluate_area, load_panel, remember_estimates
+    from evaluation.designs.area import evaluate_area, remember_estimates
     from evaluation.designs.area_key import page_data_key
 
-    try:
-        plan = load_plan(plan_path)
-        panel = panel_ref if not isinstance(panel_ref, (str, Path)) else load_panel(panel_ref)
-        remember_estimates(estimates, store=False)
-        ev = evaluate_area(code, plan, seed=seed, panel=panel)
-        blob = pickle.dumps(replace(ev, panel=None), protocol=pickle.HIGHEST_PROTOCOL)
-        return True, (ev.to_json(), blob, page_data_key(panel, plan, code))
-    except Exception as exc:  # noqa: BLE001 - the area's own failure, reported by the caller
-        return False, f"{type(exc).__name__}: {exc}"
+    plan, panel = _plan_and_panel(plan_path, panel_ref)
+    remember_estimates(estimates, store=False)
+    ev = evaluate_area(code, plan, seed=seed, panel=panel)
+    blob = pickle.dumps(replace(ev, panel=None), protocol=pickle.HIGHEST_PROTOCOL)
+    return ev.to_json(), blob, page_data_key(panel, plan, code)
 
 
-@_timed
-def render_task(job: PageJob, plan_path: str, panel_ref):
-    """One area page's files (name -> bytes), rendered in this worker's report kernel."""
+@_task
+def render_task(job: PageJob, plan_path: str, panel_ref) -> dict[str, bytes]:
+    """One area page's files (name -> bytes), rendered in this worker's report kernel (a
+    kernel that dies is replaced once)."""
     from nbclient.exceptions import CellExecutionError
 
     from evaluation.report.render import ReportError, area_params, page_files, report_kernel
@@ -479,42 +484,37 @@ def render_task(job: PageJob, plan_path: str, panel_ref):
         tmpdir = Path(tmp)
         saved = tmpdir / "evaluation.pkl"
         saved.write_bytes(job.evaluation)
-        seed = pickle.loads(job.evaluation).seed  # noqa: S301 - made by this run
-        params = area_params(job.code, plan_path, seed, tmpdir, panel, job.previous, saved)
+        params = area_params(job.code, plan_path, job.seed, tmpdir, panel, job.previous, saved)
         for attempt in (1, 2):
             try:
-                nb = report_kernel().run(params)
-                return True, page_files(nb, tmpdir, job.name)
+                return page_files(report_kernel().run(params), tmpdir, job.name)
             except CellExecutionError as exc:
-                return False, f"notebook failed: {str(exc).strip().splitlines()[-1]}"
-            except ReportError as exc:
-                return False, str(exc)
+                last = str(exc).strip().splitlines()[-1]
+                raise ReportError(f"notebook failed: {last}") from None
+            except ReportError:
+                raise
             except RuntimeError as exc:  # the kernel died: once more with a new one
                 if attempt == 2:
-                    return False, f"the notebook kernel failed: {exc}"
-    return False, "not rendered"  # pragma: no cover - the loop always returns
+                    raise ReportError(f"the notebook kernel failed: {exc}") from None
+    raise ReportError("not rendered")  # pragma: no cover - the loop always returns or raises
 
 
-@_timed
-def overview_task(plan_path: str, seed: int, panel_ref, results: dict):
+@_task
+def overview_task(plan_path: str, seed: int, panel_ref, results: dict) -> dict[str, bytes]:
     """The overview page's files, from every area's results.json text (slug -> text)."""
     from evaluation.report.render import overview_files
 
-    try:
-        with tempfile.TemporaryDirectory(prefix="overview-areas-") as tmp:
-            for slug, text in results.items():
-                (Path(tmp) / slug).mkdir()
-                (Path(tmp) / slug / "results.json").write_text(text + "\n", encoding="utf-8")
-            return True, overview_files(plan_path, Path(tmp), _panel_path(panel_ref), seed)
-    except Exception as exc:  # noqa: BLE001 - reported by the caller
-        return False, f"{type(exc).__name__}: {exc}"
+    with tempfile.TemporaryDirectory(prefix="overview-areas-") as tmp:
+        for slug, text in results.items():
+            (Path(tmp) / slug).mkdir()
+            (Path(tmp) / slug / "results.json").write_text(text + "\n", encoding="utf-8")
+        return overview_files(plan_path, Path(tmp), _panel_path(panel_ref), seed)
 
 
 def _write_index(plan_obj, out_root: Path, slugs: dict, names: dict) -> Path:
     """``reports/index.html``: every pilot area, linked where its report exists; rewritten only
     when its bytes change."""
     from evaluation.report.overview_html import index_html
-    from evaluation.report.render import _atomic_write
 
     available = {c for c in plan_obj.pilot_codes if (out_root / slugs[c] / "index.html").exists()}
     partnerships = {p.la_code: p.partnership for p in plan_obj.pilots}
@@ -524,5 +524,5 @@ def _write_index(plan_obj, out_root: Path, slugs: dict, names: dict) -> Path:
         plan_obj, slugs, names, partnerships, available, overview=plan_obj.frequency == "year"
     )
     if not index.exists() or index.read_text(encoding="utf-8") != html:
-        _atomic_write(index, html)
+        atomic_write(index, html)
     return index

@@ -29,7 +29,7 @@ import nbformat
 
 from evaluation.config import PROJECT_ROOT, slugify
 from evaluation.io.geography import load_geography
-from evaluation.panel.cache import locked
+from evaluation.panel.cache import atomic_write, locked
 from evaluation.panel.plan import load_plan
 from evaluation.report.tables import area_workbook, overview_workbook, write_tables
 
@@ -106,10 +106,6 @@ def kernel_config():
             Path(tempfile.gettempdir()) / f"send-kernel-{uuid.uuid4().hex}"
         )
     return config
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _execute(notebook: Path, executed: Path, params: dict, what: str) -> None:
@@ -222,13 +218,13 @@ def publish_page(
     target.mkdir(parents=True, exist_ok=True)
     with locked(target / ".lock"):
         for name in sorted(files, key=lambda n: n == "index.html"):  # the page itself last
-            _atomic_write_bytes(target / name, files[name])
+            atomic_write(target / name, files[name])
         record = {
             "key": key,
             "inputs": inputs,
             "files": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()},
         }
-        _atomic_write(target / BUILD_FILE, json.dumps(record, indent=1, sort_keys=True))
+        atomic_write(target / BUILD_FILE, json.dumps(record, indent=1, sort_keys=True))
 
 
 def record_inputs(target: Path, record: dict, inputs: str) -> None:
@@ -236,7 +232,7 @@ def record_inputs(target: Path, record: dict, inputs: str) -> None:
     files are not touched)."""
     with locked(target / ".lock"):
         record = dict(record, inputs=inputs)
-        _atomic_write(target / BUILD_FILE, json.dumps(record, indent=1, sort_keys=True))
+        atomic_write(target / BUILD_FILE, json.dumps(record, indent=1, sort_keys=True))
 
 
 def page_record(target: Path) -> dict | None:
@@ -256,12 +252,6 @@ def page_is_current(target: Path, key: str) -> bool:
     """Whether ``target`` holds a whole page built with ``key`` (as its key or its inputs)."""
     record = page_record(target)
     return record is not None and key in (record.get("key"), record.get("inputs"))
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class ReportKernel:
