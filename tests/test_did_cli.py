@@ -154,3 +154,47 @@ def test_event_study_reports_honest_did_sensitivity(capsys):
     widths = [r["ub"] - r["lb"] for r in rows]
     assert all(b >= a - 1e-6 for a, b in zip(widths, widths[1:], strict=False))
     assert d["details"]["diagnostics"]["honest_did_breakdown_mbar"] >= 0
+
+
+def test_callaway_santanna_with_covariates_via_cli(capsys):
+    # R did 2.1.2 att_gt(..., xformla = ~lpop, est_method = M) + aggte simple: see
+    # tests/data/did_covariates and tests/test_cs_covariates.py for the full parity
+    targets = {"dr": -0.0417518, "ipw": -0.0417771, "reg": -0.0419686, "dr_improved": -0.0417577}
+    for est, target in targets.items():
+        args = [*MPDTA, "--method", "cs", "--covariates", "lpop", "--est-method", est, "--json"]
+        code, d, _ = _run(capsys, *args)
+        assert code == 0 and d["estimate"] == pytest.approx(target, abs=1e-6)
+        assert d["conventions"]["covariates"].startswith("lpop, at each cell's base period")
+    assert "doubly robust" in d["conventions"]["covariates"]
+    assert main(["did", *MPDTA, "--method", "cs", "--covariates", "lpop"]) == 0
+    text = capsys.readouterr().out
+    assert "dr with covariates lpop" in text and "covariates: lpop, at each cell's base" in text
+
+
+def _bad_covariates(tmp_path: Path) -> list[str]:
+    df = pd.read_csv(DATA / "mpdta.csv")
+    df["txt"] = "a"
+    df["const"] = 1.0
+    df["dup"] = 2 * df["lpop"] + 1
+    df["miss"] = df["lpop"].where(~((df["countyreal"] == 8001) & (df["year"] == 2003)))
+    path = tmp_path / "mpdta_bad.csv"
+    df.to_csv(path, index=False)
+    return ["--data", str(path), *MPDTA[2:]]
+
+
+@pytest.mark.parametrize(
+    "covariates, method, message",
+    [
+        (["nope"], "cs", "covariate 'nope' is not a column of the data"),
+        (["txt"], "cs", "covariate 'txt' is not numeric"),
+        (["const"], "cs", "covariate 'const' is constant"),
+        (["lpop", "dup"], "cs", "covariate 'dup' is collinear"),
+        (["miss"], "cs", "covariate 'miss' is missing for 1 unit(s) in base period 2003"),
+        (["lpop"], "twfe", "--covariates is only available with --method cs"),
+    ],
+)
+def test_bad_covariates_exit_2_with_one_line(tmp_path, capsys, covariates, method, message):
+    args = [*_bad_covariates(tmp_path), "--method", method, "--covariates", *covariates]
+    code, _, err = _run(capsys, *args)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err

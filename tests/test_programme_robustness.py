@@ -33,7 +33,7 @@ def setup(panel, plan):
 
 def test_every_result_names_estimator_and_inference(setup):
     *_, res = setup
-    assert set(res) == {"twfe_wild", "conley_taber", "binomial_fe"}
+    assert set(res) == {"twfe_wild", "conley_taber", "binomial_fe", "cs_dr"}
     for r in res.values():
         assert r.method and r.inference
         assert r.ci_low <= r.estimate <= r.ci_high
@@ -86,3 +86,39 @@ def test_conley_taber_estimate_is_the_pooled_change_difference(setup):
     expected = np.average(ct, weights=wt) - np.average(cc, weights=wc)
     assert res["conley_taber"].estimate == pytest.approx(expected, abs=1e-8)
     assert res["conley_taber"].n_treated == 32
+
+
+def test_binomial_uses_the_score_bootstrap_by_partnership(setup):
+    *_, res = setup
+    r = res["binomial_fe"]
+    assert r.inference == "restricted score cluster bootstrap" and r.se is None
+    assert r.diagnostics["n_treated_clusters"] == 9 and r.diagnostics["few_cluster_valid"]
+    assert r.ci_low < r.estimate < r.ci_high
+
+
+def test_doubly_robust_cs_conditions_on_the_earlier_level_of_complete_las(setup):
+    from evaluation.models.callaway_santanna import callaway_santanna
+
+    panel, plan, pool, treated, o, kw, res = setup
+    r = res["cs_dr"]
+    assert r.diagnostics["few_cluster_valid"] is False  # counts for its direction only
+    years = kw["pre"] + plan.post_years
+    d = programme_panel(panel.units, treated, pool, outcome=o.name, numerator=o.numerator,
+                        denominator=o.denominator, years=years)  # fmt: skip
+    counts = d.groupby("unit_id")["year"].nunique()
+    complete = counts.index[counts == len(years)]
+    assert r.diagnostics["las_left_out_incomplete"] == len(counts) - len(complete) > 0
+    b = d[d["unit_id"].isin(complete)].copy()
+    early = b[b["year"] < kw["pre"][-1]].groupby("unit_id")[o.name].mean()
+    b["x"] = b["unit_id"].map(early)
+    b["w"] = b["unit_id"].map(b.groupby("unit_id")[o.denominator].mean())
+    b["g"] = np.where(b["pilot"] == 1, plan.post_years[0], 0)
+    ref = callaway_santanna(b, unit="unit_id", time="year", outcome=o.name, first_treated="g",
+                            weights="w", cluster="cluster", inference="analytic",
+                            covariates=["x"])  # fmt: skip
+    assert r.estimate == pytest.approx(ref.estimate, abs=1e-12)
+    assert (r.ci_low, r.ci_high) == pytest.approx((ref.ci_low, ref.ci_high), abs=1e-12)
+    # without the covariate the doubly robust estimate is the unconditional CS one
+    plain = callaway_santanna(b, unit="unit_id", time="year", outcome=o.name, first_treated="g",
+                              weights="w", cluster="cluster", inference="analytic")  # fmt: skip
+    assert plain.estimate != pytest.approx(r.estimate, abs=1e-3)

@@ -62,15 +62,20 @@ def test_significant_designs_in_opposite_directions_are_said_and_cap_the_grade()
     assert v["grade"] == "Weak"
 
 
-def test_the_binomial_model_counts_for_its_direction_only():
-    """Its cluster-robust p-value over-rejects with 9 partnerships (section 6.10)."""
+def test_a_cluster_robust_p_value_with_few_clusters_counts_for_its_direction_only():
+    """A CR1 p-value over-rejects with 9 partnerships (section 6.10): such a design counts for
+    its direction only; the score-bootstrap binomial counts in full."""
     rob = {"twfe_wild": _result(4.0, 1, 7, 0.01), "conley_taber": _result(5.0, 2, 8, 0.01)}
     rob["binomial_fe"] = _result(-4.0, -7, -1, 0.001)
+    rob["binomial_fe"].diagnostics["few_cluster_valid"] = False
     v = programme_verdict(TIMELINESS, _result(4.5, 1.0, 8.0, 0.01), rob, _pre(), _parts(3), 5)
     assert v["designs_agree"]  # an opposite significant binomial would otherwise disagree
     row = next(d for d in v["designs"] if d["design"] == "binomial_fe")
     assert row["significant"] is False and row["counts_for"] == "direction only"
     assert v["grade"] == "Moderate"  # but its direction is a concern
+    rob["binomial_fe"].diagnostics["few_cluster_valid"] = True  # the score bootstrap's
+    v = programme_verdict(TIMELINESS, _result(4.5, 1.0, 8.0, 0.01), rob, _pre(), _parts(3), 5)
+    assert not v["designs_agree"] and v["grade"] == "Weak"
 
 
 @pytest.mark.parametrize(

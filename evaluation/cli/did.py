@@ -4,6 +4,7 @@ panel CSV (one row per unit and period), printed as a text summary or one JSON o
 from __future__ import annotations
 
 import argparse
+import math
 
 from evaluation.cli.common import (
     EXIT_DATA,
@@ -60,6 +61,22 @@ def register(subparsers) -> None:
         "(default: %(default)s)",
     )
     p.add_argument(
+        "--covariates",
+        nargs="+",
+        metavar="COL",
+        help="--method cs only: numeric columns for conditional parallel trends, each unit's "
+        "value at the base period of each 2x2 (as R did's xformla, with an intercept) "
+        "(default: none, unconditional parallel trends)",
+    )
+    p.add_argument(
+        "--est-method",
+        default="dr",
+        choices=["dr", "ipw", "reg", "dr_improved"],
+        help="--method cs with --covariates: dr (doubly robust, Sant'Anna-Zhao, as R did), ipw "
+        "(inverse probability weighting), reg (outcome regression), dr_improved (improved "
+        "doubly robust, propensity by inverse probability tilting) (default: %(default)s)",
+    )
+    p.add_argument(
         "--inference",
         choices=["cluster", "wild", "placebo", "ri"],
         help="cluster (CR1 cluster-robust), wild (wild cluster bootstrap), placebo "
@@ -94,7 +111,7 @@ def register(subparsers) -> None:
 # the options passed on to evaluation.designs.did.estimate, under the same names
 ESTIMATE_OPTIONS = (
     "unit", "time", "outcome", "first_treated", "method", "inference", "weights", "cluster",
-    "control", "seed", "alpha", "n_boot", "n_perm",
+    "control", "seed", "alpha", "n_boot", "n_perm", "covariates", "est_method",
 )  # fmt: skip
 
 
@@ -118,6 +135,32 @@ def run(args: argparse.Namespace) -> int:
         print_json(payload(res))
     else:
         print(res.summary())
+        _print_sensitivity(res)
         if seen:
             print("Numerical warnings:\n" + "\n".join(f"  - {w}" for w in seen))
     return 0
+
+
+def _print_sensitivity(res) -> None:
+    """The event study's HonestDiD tables (relative magnitudes, smoothness FLCI), if any."""
+    titles = {
+        "honest_did": ("Sensitivity to parallel-trends violations (relative magnitudes)", "Mbar",
+                       "honest_did_breakdown_mbar"),
+        "honest_did_sd": ("Sensitivity to parallel-trends violations (smoothness, FLCI)", "M",
+                          "honest_did_sd_breakdown_m"),
+    }  # fmt: skip
+    for key, (title, name, breakdown) in titles.items():
+        table = res.extra.get(key)
+        if table is None:
+            continue
+        rows = [
+            (
+                "conventional interval" if math.isnan(m) else f"{name} = {m:.4g}",
+                f"{lo:.4g}",
+                f"{hi:.4g}",
+            )  # fmt: skip
+            for m, lo, hi in table[["mbar", "lb", "ub"]].itertuples(index=False)
+        ]
+        print(f"{title}:")
+        print("\n".join(f"  {label}: [{lo}, {hi}]" for label, lo, hi in rows))
+        print(f"  breakdown value of {name}: {res.diagnostics.get(breakdown):.4g}")

@@ -10,7 +10,9 @@ Methods: ``twfe`` (two-way fixed effects), ``event`` (event study), ``cs`` (Call
 ``sdid`` (synthetic DiD).  Inference: ``cluster`` (CR1), ``wild`` (wild cluster bootstrap, Webb
 weights, restricted), ``placebo`` (placebo-in-space; the only valid choice with one treated
 unit), ``ri`` (randomisation inference permuting ``first_treated`` across units, or across
-``--cluster`` groups when treatment was assigned by group).
+``--cluster`` groups when treatment was assigned by group).  ``covariates`` (``cs`` only):
+conditional parallel trends, estimated by ``est_method`` (``dr``, ``ipw``, ``reg``,
+``dr_improved``; see :mod:`evaluation.models.drdid`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class DidSpec:
     n_boot: int
     n_perm: int
     n_treated: int
+    covariates: tuple[str, ...] = ()  # --method cs only
+    est_method: str = "dr"  # 2x2 estimator of --method cs with covariates
 
 
 def _first_treated(data: pd.DataFrame, col: str) -> pd.Series:
@@ -102,6 +106,8 @@ def _checked(
     alpha: float = 0.05,
     n_boot: int = 9999,
     n_perm: int = 9999,
+    covariates: list[str] | tuple[str, ...] | None = None,
+    est_method: str = "dr",
 ) -> tuple[pd.DataFrame, DidSpec]:
     """The data (time numeric, ``first_treated`` 0 for never treated) and the checked options."""
     if method not in METHODS:
@@ -112,6 +118,8 @@ def _checked(
         raise DidUsageError(
             f"column(s) {missing} not in the data (columns: {', '.join(data.columns)})"
         )
+    covariates = tuple(covariates or ())
+    _check_covariate_options(data, method, covariates, est_method)
     try:  # distinct columns, numeric and complete values, treated and comparison units, ...
         check_did_panel(
             data,
@@ -146,9 +154,30 @@ def _checked(
         raise DidUsageError(by_command(method).inference_error)
     spec = DidSpec(
         unit, time, outcome, first_treated, method, inference, weights, cluster,
-        cluster or unit, control, seed, alpha, n_boot, n_perm, int(n_treated),
+        cluster or unit, control, seed, alpha, n_boot, n_perm, int(n_treated), covariates,
+        est_method,
     )  # fmt: skip
     return data, spec
+
+
+def _check_covariate_options(data, method: str, covariates: tuple, est_method: str) -> None:
+    """Covariates only with ``cs``; each a numeric column of the data (DidUsageError)."""
+    from evaluation.models.drdid import EST_METHODS, CovariateError, check_covariate_columns
+
+    if est_method not in EST_METHODS:
+        raise DidUsageError(
+            f"unknown est_method {est_method!r}; choose from {', '.join(EST_METHODS)}"
+        )
+    if covariates and method != "cs":
+        raise DidUsageError(
+            f"--covariates is only available with --method cs (got --method {method})"
+        )
+    if est_method != "dr" and method != "cs":
+        raise DidUsageError(f"--est-method applies to --method cs only (got --method {method})")
+    try:
+        check_covariate_columns(data, list(covariates))
+    except CovariateError as exc:
+        raise DidUsageError(str(exc)) from None
 
 
 def _synthetic_kw(data, spec: DidSpec) -> dict:
@@ -186,9 +215,13 @@ def _columns(spec: DidSpec, *options: str) -> dict:
 
 def fit_callaway_santanna(data, spec: DidSpec) -> EstimationResult:
     from evaluation.models.callaway_santanna import callaway_santanna
+    from evaluation.models.drdid import CovariateError
 
-    kw = _columns(spec, "control", "alpha", "seed", "cluster", "weights")
-    return callaway_santanna(data, **kw)
+    kw = _columns(spec, "control", "alpha", "seed", "cluster", "weights", "est_method")
+    try:
+        return callaway_santanna(data, **kw, covariates=list(spec.covariates))
+    except CovariateError as exc:  # missing in a base period, constant, collinear
+        raise DidUsageError(str(exc)) from None
 
 
 def fit_imputation(data, spec: DidSpec) -> EstimationResult:
@@ -316,9 +349,12 @@ def _apply_randomisation(res: EstimationResult, ri, assign_unit: str, seed: int)
 
 
 def add_honest_did(res: EstimationResult, seed: int = 0) -> None:
-    """Relative-magnitude sensitivity (Rambachan-Roth) of the event study's average post-period
-    effect: ``res.extra["honest_did"]`` (table over Mbar) and the breakdown value."""
-    from evaluation.models.honest import honest_did
+    """HonestDiD sensitivity of the event study's average post-period effect (Rambachan-Roth):
+    relative magnitudes (``res.extra["honest_did"]``, table over Mbar, hybrid ARP test) and
+    smoothness (``res.extra["honest_did_sd"]``, the FLCI over HonestDiD's default grid of M),
+    with their breakdown values."""
+    from evaluation.models.honest import breakdown_value, flci_table, honest_did
+    from evaluation.models.honest_flci import default_m_grid
 
     fit = res.extra["fit"]
     terms = res.terms
@@ -327,21 +363,30 @@ def add_honest_did(res: EstimationResult, seed: int = 0) -> None:
     if n_pre < 1 or n_post < 1:
         return
     k = n_pre + n_post
-    sensitivity = honest_did(
-        terms["estimate"].to_numpy()[:k],
-        fit.vcov[:k, :k],
-        n_pre=n_pre,
-        n_post=n_post,
-        alpha=res.alpha,
-        seed=seed,
-    )
+    betas, sigma = terms["estimate"].to_numpy()[:k], fit.vcov[:k, :k]
+    kw = dict(n_pre=n_pre, n_post=n_post, alpha=res.alpha)
+    sensitivity = honest_did(betas, sigma, **kw, seed=seed)
     res.extra["honest_did"] = sensitivity.table
     res.diagnostics["honest_did_breakdown_mbar"] = sensitivity.breakdown
+    m_grid = default_m_grid(betas, sigma, n_pre=n_pre)
+    res.extra["honest_did_sd"] = flci_table(betas, sigma, **kw, m_grid=m_grid, target="average")
+    upper = 10 * max(float(m_grid[-1]), float(np.sqrt(sigma[0, 0])))  # in outcome units
+    res.diagnostics["honest_did_sd_breakdown_m"] = breakdown_value(
+        betas, sigma, **kw, upper=upper, tol=upper * 1e-4, target="average",
+        restriction="SD", method="FLCI",
+    )  # fmt: skip
     res.conventions["sensitivity"] = (
         "HonestDiD relative magnitudes: robust intervals for the average post-period effect "
         "when post-period departures from parallel trends are at most Mbar times the largest "
         "pre-period one (hybrid ARP test; METHODOLOGY 6.7); breakdown = smallest Mbar whose "
         "interval contains 0"
+    )
+    res.conventions["sensitivity_smoothness"] = (
+        "HonestDiD smoothness: fixed-length intervals (FLCI, Armstrong-Kolesar) for the average "
+        "post-period effect when the slope of the departure from parallel trends changes by at "
+        "most M per period; M from 0 to the 95% upper bound of the pre-period second "
+        "differences, 10 points (HonestDiD's default grid); breakdown = smallest M whose "
+        "interval contains 0 (bisection to 1e-4 of ten times the grid's top)"
     )
 
 
@@ -350,7 +395,7 @@ def payload(res: EstimationResult) -> dict:
     details: dict = {"diagnostics": res.diagnostics}
     if res.terms is not None:
         details["terms"] = res.terms.reset_index().to_dict(orient="records")
-    for key in ("att_gt", "weights", "paths", "honest_did"):
+    for key in ("att_gt", "weights", "paths", "honest_did", "honest_did_sd"):
         val = res.extra.get(key)
         if isinstance(val, pd.DataFrame):
             details[key] = val.reset_index(drop=True).to_dict(orient="records")

@@ -299,7 +299,9 @@ def programme_robustness(
       by mean denominators; the law of the pilots' average error is simulated from the
       comparison LAs' residuals, rescaled for size (Ferman-Pinto: Var = A + B / denominator);
     * ``binomial_fe``: grouped-binomial logit with LA and year effects (percentage points),
-      cluster-robust by partnership.
+      restricted score cluster bootstrap by partnership (fewer than 42 treated clusters);
+    * ``cs_dr``: Callaway-Sant'Anna, doubly robust, conditioning on each LA's earlier level
+      (direction only: clustered errors with 9 partnerships).
     """
     years = list(pre) + list(post)
     d = programme_panel(
@@ -319,7 +321,8 @@ def programme_robustness(
     spec = ProgrammeSpec(
         outcome, numerator, denominator, pre, post, seed, alpha, n_boot, few_clusters=few
     )
-    return {e.key: e.runner("programme")(d, spec) for e in estimators("programme")}
+    results = {e.key: e.runner("programme")(d, spec) for e in estimators("programme")}
+    return {key: r for key, r in results.items() if r is not None}  # None: does not apply
 
 
 LA_YEAR = {"unit": "unit_id", "time": "year"}  # the columns of programme_panel's frame
@@ -389,7 +392,10 @@ def programme_conley_taber(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationRe
 
 
 def programme_binomial_fe(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationResult:
-    """Grouped-binomial logit with LA and year effects, cluster-robust by partnership."""
+    """Grouped-binomial logit with LA and year effects, score cluster bootstrap by
+    partnership (the few-cluster rule of
+    :func:`evaluation.inference.score_bootstrap.binomial_fe_inference`)."""
+    from evaluation.inference.score_bootstrap import binomial_fe_inference
     from evaluation.models.glm import binomial_fe
 
     glm = binomial_fe(
@@ -402,5 +408,59 @@ def programme_binomial_fe(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationRes
         alpha=spec.alpha,
         outcome_label=spec.outcome,
     )
-    glm.conventions["caveat"] = spec.few_clusters
+    binomial_fe_inference(glm, n_boot=spec.n_boot, seed=spec.seed)
+    if not glm.diagnostics["few_cluster_valid"]:
+        glm.conventions["caveat"] = spec.few_clusters
+    glm.extra.pop("cells", None)
     return glm
+
+
+def programme_cs_dr(d: pd.DataFrame, spec: ProgrammeSpec) -> EstimationResult | None:
+    """Callaway-Sant'Anna, doubly robust, conditioning on each LA's earlier level: the mean
+    rate over the pre-years before the base year (the last pre-year), so that the pilots'
+    higher starting rates are compared with comparison LAs that started as high.
+
+    LAs observed in every year of the window only (the estimator needs a balanced panel; the
+    count left out is stated). Clustered analytic standard errors with 9 treated partnerships
+    are not valid, so the result counts for its direction only. ``None`` (left out of the
+    table) with fewer than two pre-years: there is no earlier level to condition on."""
+    from evaluation.models.callaway_santanna import callaway_santanna
+
+    pre, years = sorted(spec.pre), sorted(list(spec.pre) + list(spec.post))
+    earlier = pre[:-1]
+    if not earlier:
+        return None
+    wide = d.pivot(index="unit_id", columns="year", values=spec.outcome).reindex(columns=years)
+    complete = wide.index[wide.notna().all(axis=1)]
+    b = d[d["unit_id"].isin(complete) & d["year"].isin(years)].copy()
+    b["earlier_level"] = b["unit_id"].map(wide.loc[complete, earlier].mean(axis=1))
+    b["weight"] = b.groupby("unit_id")[spec.denominator].transform("mean").astype(float)
+    res = callaway_santanna(
+        b,
+        **LA_YEAR,
+        outcome=spec.outcome,
+        first_treated="first_treated",
+        weights="weight",
+        cluster="cluster",
+        alpha=spec.alpha,
+        inference="analytic",
+        covariates=["earlier_level"],
+        est_method="dr",
+    )
+    n_out = int(d["unit_id"].nunique() - len(complete))
+    res.method = "Callaway-Sant'Anna, doubly robust, conditioning on the earlier level"
+    res.unit = "percentage points"
+    res.diagnostics["few_cluster_valid"] = False
+    res.diagnostics["las_left_out_incomplete"] = n_out
+    res.conventions.update(
+        {
+            "covariate": f"earlier_level: each LA's mean rate over {earlier[0]}-{earlier[-1]} "
+            f"(the pre-years before the base year {pre[-1]})",
+            "sample": f"LAs observed in every year {years[0]}-{years[-1]}; {n_out} left out",
+            "weights": "each LA's mean denominator over the window",
+            "caveat": f"{spec.few_clusters}; standard errors clustered by partnership are not "
+            "valid with so few treated clusters, so this estimate counts for its direction "
+            "only",
+        }
+    )
+    return res

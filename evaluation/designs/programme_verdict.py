@@ -17,13 +17,15 @@ The programme grade mirrors the per-area one (section 2a) and uses the same reco
    - *pre-period*: the in-time placebo check (section 2f) failed, so the fallback
      pre-period is used, or the check could not run;
    - *agreement*: a programme robustness estimator (wild-bootstrap TWFE, Conley-Taber,
-     grouped binomial) points the other way;
+     grouped binomial, doubly robust Callaway-Sant'Anna) points the other way;
    - *spread*: no more than half of the partnerships with an estimate share the programme's
      direction, so a few partnerships drive the result.
 
-**Designs reconciled**: the placebo-programme DiD, the wild-bootstrap TWFE, Conley-Taber and
-the grouped binomial. The binomial model's cluster-robust p-value over-rejects with 9
-partnerships (section 6.10), so it counts for its direction only and never as significant.
+**Designs reconciled**: the placebo-programme DiD, the wild-bootstrap TWFE, Conley-Taber, the
+grouped binomial and the doubly robust Callaway-Sant'Anna. The binomial model's p-value comes from the score cluster bootstrap,
+valid with 9 partnerships (section 6.10). A design whose p-value is not valid with so few
+clusters (``diagnostics["few_cluster_valid"]`` False: a cluster-robust Wald test with fewer
+than 42 treated clusters) counts for its direction only and never as significant.
 When the designs disagree, the verdict says so in one sentence and the grade is at most
 "Weak".
 
@@ -50,15 +52,13 @@ from evaluation.designs.verdict import (
     reconcile,
 )
 
-SIGN_ONLY = {"binomial_fe"}  # p-values too small with few clusters (METHODOLOGY 6.10)
-
 
 def programme_designs(result, robustness: dict, alpha: float) -> list[dict]:
     """The programme designs' estimates, p-values and significance (rule in the docstring)."""
     rows = [_row("did", result.estimate, result.p_value, alpha)]
     for key, r in robustness.items():
         row = _row(key, r.estimate, r.p_value, alpha)
-        if key in SIGN_ONLY:
+        if r.diagnostics.get("few_cluster_valid") is False:  # p too small (METHODOLOGY 6.10)
             row["significant"] = False
             row["counts_for"] = "direction only"
         rows.append(row)

@@ -13,7 +13,8 @@ design module (the designs import it).  Runner signatures, per design:
 ``did``: ``f(data, spec: DidSpec) -> EstimationResult``;
 ``area``: ``f(units, spec: AreaSpec) -> EstimationResult`` (raise ``ValueError`` if it cannot
 run on this area's data: it is then left out, not faked);
-``programme``: ``f(data, spec: ProgrammeSpec) -> EstimationResult``.
+``programme``: ``f(data, spec: ProgrammeSpec) -> EstimationResult`` (or ``None`` when the
+design does not apply to this outcome's window: it is then left out of the table).
 
 The power analysis (:mod:`evaluation.designs.power_analysis`) does not run these estimators: it
 emulates the headline placebo rank tests exactly (METHODOLOGY.md section 9), so a new estimator
@@ -113,8 +114,13 @@ ESTIMATORS: tuple[Estimator, ...] = (
     ),
     Estimator(
         "binomial_fe",
-        "Grouped-binomial logit with area and year effects (cluster-robust)",
+        "Grouped-binomial logit with area and year effects (score bootstrap by partnership)",
         {"programme": f"{_PROGRAMME}:programme_binomial_fe"},
+    ),
+    Estimator(
+        "cs_dr",
+        "Callaway-Sant'Anna, doubly robust on each area's earlier level (direction only)",
+        {"programme": f"{_PROGRAMME}:programme_cs_dr"},
     ),
 )
 

@@ -45,6 +45,7 @@ DESIGN_NAMES = {  # plain names: the disagreement sentence sits on the report's 
     "twfe_wild": "a regression across all areas",
     "conley_taber": "a comparison of every area's change",
     "binomial_fe": "a model of the counts",
+    "cs_dr": "a comparison with areas that started at similar levels",
 }
 
 

@@ -1,12 +1,13 @@
 """Callaway & Sant'Anna (2021) group-time effects for staggered adoption, and their aggregations.
 
-ATT(g,t) (g = first treated period) is a 2x2 difference of means between cohort g and a clean
-comparison group (never-treated units, or not-yet-treated units), unconditional (no
-covariates), balanced panel.  Aggregated as in R ``did::aggte`` (simple, group, dynamic = event
-time, calendar) by :func:`aggregate`, with influence functions that include the estimation of
-the cohort-share weights, analytic and multiplier-bootstrap SEs.  Mirrors R ``did`` 2.x defaults
-(varying base period, Mammen multipliers, IQR-based bootstrap SE).  Headline: the simple
-aggregation.  Shared conventions on cohorts: :mod:`evaluation.models.staggered_common`.
+ATT(g,t) (g = first treated period) is a 2x2 DiD between cohort g and a clean comparison group
+(never-treated units, or not-yet-treated units), balanced panel: a difference of means, or with
+covariates a 2x2 estimator of :mod:`evaluation.models.drdid` (doubly robust, IPW, regression).
+Aggregated as in R ``did::aggte`` (simple, group, dynamic = event time, calendar) by
+:func:`aggregate`, with influence functions that include the estimation of the cohort-share
+weights, analytic and multiplier-bootstrap SEs.  Mirrors R ``did`` 2.x defaults (varying base
+period, Mammen multipliers, IQR-based bootstrap SE).  Headline: the simple aggregation.  Shared
+conventions on cohorts: :mod:`evaluation.models.staggered_common`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaluation.models.drdid import (
+    EST_METHODS,
+    CovariateError,
+    check_covariate_columns,
+    covariate_cell,
+    covariates_text,
+)
 from evaluation.models.fe import factorize
 from evaluation.models.results import EstimationResult
 from evaluation.models.staggered_common import group_sum, periods_around, z_inference
@@ -275,22 +283,27 @@ class _Panel:
     tlist: np.ndarray
     glist: np.ndarray
     notes: list
+    units: np.ndarray | None = None  # unit identifiers
+    X: np.ndarray | None = None  # n_units x n_periods x n_covariates (None: no covariates)
+    covariates: tuple = ()
 
 
-def _cs_panel(data, unit, time, outcome, first_treated, weights, cluster, control, anticipation):
+def _cs_panel(data, unit, time, outcome, first_treated, weights, cluster, control, anticipation,
+              covariates=()):  # fmt: skip
     """Wide arrays of the panel; late cohorts recoded as never treated, units treated in the
     first period dropped, and (``notyet`` without never-treated units) the last cohort made the
     comparison group, as R ``did``."""
+    covariates = list(covariates or ())
+    check_covariate_columns(data, covariates)
     cols = [unit, time, outcome, first_treated] + [c for c in (weights, cluster) if c]
-    df = data[list(dict.fromkeys(cols))].copy()
+    df = data[list(dict.fromkeys(cols + covariates))].copy()
     if df[outcome].isna().any():
         raise ValueError(f"missing values in outcome '{outcome}'")
     df[first_treated] = df[first_treated].astype(float).fillna(0.0)
     notes: list[str] = []
 
-    units, tlist, wide = _wide_panel(
-        df, unit, time, [outcome, first_treated] + [c for c in (weights, cluster) if c]
-    )
+    units, tlist, wide = _wide_panel(df, unit, time, list(dict.fromkeys(cols[2:] + covariates)))
+    X = np.stack([wide[c].astype(float) for c in covariates], -1) if covariates else None
     tlist = tlist.astype(float)
     Y = wide[outcome].astype(float)
     for c in [first_treated] + [x for x in (weights, cluster) if x]:
@@ -319,8 +332,10 @@ def _cs_panel(data, unit, time, outcome, first_treated, weights, cluster, contro
         )
         keep_t = tlist < glast - anticipation
         Y, tlist = Y[:, keep_t], tlist[keep_t]
+        X = None if X is None else X[:, keep_t]
         G = np.where(glast == G, 0.0, G)
-    Y, G, w = Y[keep_units], G[keep_units], w[keep_units]
+    Y, G, w, units = Y[keep_units], G[keep_units], w[keep_units], units[keep_units]
+    X = None if X is None else X[keep_units]
     if clus is not None:
         clus = factorize(clus[keep_units])[0]
     w = w / w.mean()
@@ -329,12 +344,12 @@ def _cs_panel(data, unit, time, outcome, first_treated, weights, cluster, contro
     glist = np.sort(np.unique(G[G > 0]))
     if len(glist) == 0:
         raise ValueError("no treated cohorts")
-    return _Panel(Y, G, w, clus, tlist, glist, notes)
+    return _Panel(Y, G, w, clus, tlist, glist, notes, units, X, tuple(covariates))
 
 
-def _group_time_cells(p: _Panel, control: str, anticipation: int, base_period: str):
+def _group_time_cells(p: _Panel, control: str, anticipation: int, base_period: str, est_method):
     """ATT(g,t) cells (g, t, att, post, base, n_treated, n_control) and their influence
-    functions (n_units x n_cells)."""
+    functions (n_units x n_cells); with covariates each cell is ``drdid.covariate_cell``."""
     Y, G, w, tlist = p.Y, p.G, p.w, p.tlist
     n = len(G)
     rows, psis = [], []
@@ -363,10 +378,14 @@ def _group_time_cells(p: _Panel, control: str, anticipation: int, base_period: s
                 rows.append((g, tt, np.nan, post, tlist[b], int(treat.sum()), int(ctrl.sum())))
                 psis.append(np.zeros(n))
                 continue
-            m1 = (w * treat * dy).sum() / n1
-            m0 = (w * ctrl * dy).sum() / n0
-            psi = n * (w * treat * (dy - m1) / n1 - w * ctrl * (dy - m0) / n0)
-            rows.append((g, tt, m1 - m0, post, tlist[b], int(treat.sum()), int(ctrl.sum())))
+            if p.X is not None:
+                att, psi = covariate_cell(p, est_method, treat, ctrl, j, b, g, p.notes)
+            else:
+                m1 = (w * treat * dy).sum() / n1
+                m0 = (w * ctrl * dy).sum() / n0
+                att = m1 - m0
+                psi = n * (w * treat * (dy - m1) / n1 - w * ctrl * (dy - m0) / n0)
+            rows.append((g, tt, att, post, tlist[b], int(treat.sum()), int(ctrl.sum())))
             psis.append(psi)
     cells = pd.DataFrame(rows, columns=["g", "t", "att", "post", "base", "n_treated", "n_control"])
     return cells, np.column_stack(psis)
@@ -449,7 +468,7 @@ def _standard_errors_text(inference, n_boot, multipliers, seed, cluster) -> str:
     ) + (f", clustered by {cluster}" if cluster else ", clustered by unit")
 
 
-def _conventions(control, base_period, anticipation, weights, se_text, cband) -> dict[str, str]:
+def _conventions(control, base_period, anticipation, weights, se_text, cband, cov_text) -> dict:
     return {
         "estimand": "ATT(g,t) per cohort g and period t; headline = simple aggregation (post-treatment ATT(g,t) weighted by cohort size)",
         "comparison group": "never-treated units"
@@ -458,7 +477,7 @@ def _conventions(control, base_period, anticipation, weights, se_text, cband) ->
         "base period": f"{base_period}: post periods compare with g-1-anticipation; pre periods with "
         + ("the previous period" if base_period == "varying" else "the same universal base"),
         "anticipation": f"{anticipation} periods",
-        "covariates": "none (unconditional parallel trends)",
+        "covariates": cov_text,
         "weights": "unit weights (normalised to mean 1)" if weights else "equal unit weights",
         "standard errors": se_text,
         "aggregation influence functions": "include the estimation of cohort-share weights (as did::aggte)",
@@ -485,8 +504,10 @@ def callaway_santanna(
     multipliers: str = "mammen",
     inference: str = "bootstrap",
     cband: bool = False,
+    covariates: list[str] | None = None,
+    est_method: str = "dr",
 ) -> EstimationResult:
-    """Callaway & Sant'Anna (2021) group-time ATTs and their aggregations (unconditional, panel).
+    """Callaway & Sant'Anna (2021) group-time ATTs and their aggregations (balanced panel).
 
     Estimand: ATT(g,t) = E[Y_t(g) - Y_t(0) | G = g], identified by parallel trends between cohort
     g and the comparison group from base period b to t:
@@ -506,6 +527,12 @@ def callaway_santanna(
     * Inference: unit-level influence functions; SE analytic or multiplier bootstrap (``inference``
       selects the headline; both are reported).  ``cluster``: a time-invariant column; the
       bootstrap then draws one multiplier per cluster (R ``clustervars``).
+    * ``covariates``: columns for conditional parallel trends (R ``xformla``: an intercept plus
+      the columns), each unit's values at the earlier period of the cell's 2x2 (its base period,
+      or t for pre periods before a universal base), as R ``did`` on panel data.  ``est_method``
+      (used only with covariates): ``"dr"`` doubly robust (``DRDID::drdid_panel``, R default),
+      ``"ipw"``, ``"reg"`` or ``"dr_improved"`` (``DRDID::drdid_imp_panel``); see
+      :mod:`evaluation.models.drdid`.  Unusable covariates raise ``drdid.CovariateError``.
     * Aggregations (``extra["aggregations"]``): simple, group, dynamic, calendar as ``did::aggte``
       with the weight-estimation term in the influence function.  ``terms`` = dynamic estimates.
 
@@ -517,24 +544,16 @@ def callaway_santanna(
         raise ValueError("base_period must be 'varying' or 'universal'")
     if inference not in ("bootstrap", "analytic"):
         raise ValueError("inference must be 'bootstrap' or 'analytic'")
-    p = _cs_panel(data, unit, time, outcome, first_treated, weights, cluster, control, anticipation)
+    if est_method not in EST_METHODS:
+        raise ValueError(f"est_method must be one of {', '.join(EST_METHODS)}")
+    p = _cs_panel(data, unit, time, outcome, first_treated, weights, cluster, control,
+                  anticipation, covariates)  # fmt: skip
     G, tlist, glist, notes = p.G, p.tlist, p.glist, p.notes
-    cells, psi = _group_time_cells(p, control, anticipation, base_period)
-    state = _CSState(
-        cells,
-        psi,
-        G,
-        p.w,
-        p.cluster,
-        glist,
-        tlist,
-        alpha,
-        int(n_boot),
-        int(seed),
-        multipliers,
-        inference,
-        cband,
-    )
+    cells, psi = _group_time_cells(p, control, anticipation, base_period, est_method)
+    if p.covariates and not np.isfinite(cells["att"]).any():
+        raise CovariateError(f"no ATT(g,t) can be estimated with these covariates: {notes[0]}")
+    state = _CSState(cells, psi, G, p.w, p.cluster, glist, tlist, alpha, int(n_boot), int(seed),
+                     multipliers, inference, cband)  # fmt: skip
     att_gt = _att_gt_table(state)
     pre_test = _pre_test(state, notes)
     aggs = {k: _agg_frame(state, k) for k in ("simple", "group", "dynamic", "calendar")}
@@ -544,8 +563,9 @@ def callaway_santanna(
         ["estimate", "se", "ci_low", "ci_high", "p_value"]
     ]
     lo, hi, pval = z_inference(float(head["estimate"]), se, alpha)
+    how = f", {est_method} with covariates {', '.join(p.covariates)}" if p.covariates else ""
     return EstimationResult(
-        method="Callaway-Sant'Anna staggered DiD (simple aggregation)",
+        method=f"Callaway-Sant'Anna staggered DiD{how} (simple aggregation)",
         outcome=outcome,
         estimate=float(head["estimate"]),
         ci_low=lo,
@@ -565,6 +585,7 @@ def callaway_santanna(
             weights,
             _standard_errors_text(inference, n_boot, multipliers, seed, cluster),
             cband,
+            covariates_text(p.covariates, est_method),
         ),
         se=se,
         unit="outcome units",

@@ -9,11 +9,17 @@ fitted by maximum likelihood (IRLS, statsmodels) with unit and period dummies (a
 parameters for our panels; the incidental-parameter bias of a logit with unit effects vanishes
 as the trials per cell grow, and our cells hold hundreds of trials).  Reported:
 
-* ``tau`` as an odds ratio with a cluster-robust interval (CR1: G/(G-1)(N-1)/(N-K) as
-  statsmodels' ``use_correction``; t with G - 1 df), and
+* ``tau`` as an odds ratio, and
 * the average effect on the treated in percentage points: the trial-weighted mean over treated
-  cells of p_hat - p_hat(D = 0), with a delta-method standard error from the same covariance.
-  This is on the scale of the linear DiD, so the two can be compared.
+  cells of p_hat - p_hat(D = 0).  This is on the scale of the linear DiD, so the two can be
+  compared.
+
+Inference here is cluster-robust (CR1: G/(G-1)(N-1)/(N-K) as statsmodels' ``use_correction``;
+t with G - 1 df), with a delta-method SE for the percentage-point effect.  It is valid only
+with many treated and many untreated clusters: with fewer than ``FEW_CLUSTERS`` = 42 of either
+the result says so (``diagnostics["few_cluster_valid"]`` False, a convention) and
+:func:`evaluation.inference.score_bootstrap.binomial_fe_inference` replaces it by the
+restricted score cluster bootstrap (the programme always does; METHODOLOGY 6.4).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from scipy.special import expit
 from statsmodels.genmod import families
 from statsmodels.genmod.generalized_linear_model import GLM
 
-from evaluation.models.results import EstimationResult
+from evaluation.models.results import EstimationResult, headline_from_term
 from evaluation.models.twfe import treatment_indicator
+
+FEW_CLUSTERS = 42  # below this many treated or untreated clusters, CR1 is not trusted
 
 
 def _cells(data, unit, time, successes, trials, cluster, first_treated, treatment):
@@ -90,7 +98,7 @@ def _terms(tau, se_tau, ame, se_ame, crit, df_t) -> pd.DataFrame:
     )
 
 
-def _conventions(cluster, G: int, df_t: int, ever: int) -> dict[str, str]:
+def _conventions(cluster, G: int, G1: int, df_t: int, ever: int) -> dict[str, str]:
     conventions = {
         "model": "grouped binomial (successes out of trials) logit with unit and period "
         "dummies, maximum likelihood (IRLS)",
@@ -101,10 +109,17 @@ def _conventions(cluster, G: int, df_t: int, ever: int) -> dict[str, str]:
         "critical_value": f"t distribution with G - 1 = {df_t} degrees of freedom",
         "weights": "each cell weighted by its trials through the binomial likelihood",
     }
-    if ever == 1:
+    if min(G1, G - G1) < FEW_CLUSTERS:
+        conventions["few_clusters"] = (
+            f"{G1} of {G} clusters treated: with fewer than {FEW_CLUSTERS} treated or untreated "
+            "clusters CR1 p-values are too small; use "
+            "evaluation.inference.score_bootstrap.binomial_fe_inference"
+        )
+    if ever == 1 or G1 == 1:
+        what = "unit" if ever == 1 else "cluster"
         conventions["warning"] = (
-            "one treated unit: the clustered standard error is not valid; read this as a "
-            "point estimate only"
+            f"one treated {what}: neither the clustered standard error nor a cluster "
+            "bootstrap is valid; read this as a point estimate only"
         )
     return conventions
 
@@ -122,7 +137,10 @@ def binomial_fe(
     alpha: float = 0.05,
     outcome_label: str | None = None,
 ) -> EstimationResult:
-    """Grouped-binomial logit with unit and period fixed effects (module docstring)."""
+    """Grouped-binomial logit with unit and period fixed effects (module docstring).
+
+    ``extra["cells"]`` holds what a bootstrap needs: successes, trials, treatment, unit,
+    period and cluster codes of the cells fitted."""
     if (first_treated is None) == (treatment is None):
         raise ValueError("give exactly one of first_treated= or treatment=")
     cluster = cluster or unit
@@ -143,30 +161,41 @@ def binomial_fe(
     # average effect on the treated, percentage points (trial-weighted over treated cells)
     tr = D > 0
     ame, se_ame = _effect_pp(X, b, V, tr, d.loc[tr, trials].to_numpy(float))
-    t_ame = ame / se_ame if se_ame > 0 else float("nan")
-    ever = d.loc[D > 0, unit].nunique()
+    terms = _terms(tau, se_tau, ame, se_ame, crit, df_t)
+    ever = d.loc[tr, unit].nunique()
+    G1 = int(np.unique(groups[tr]).size)  # treated clusters
+    cells = {
+        "successes": d[successes].to_numpy(float),
+        "trials": d[trials].to_numpy(float),
+        "D": D,
+        "units": pd.factorize(d[unit])[0],
+        "times": pd.factorize(d[time])[0],
+        "clusters": groups,
+    }
     return EstimationResult(
         method="Grouped-binomial fixed-effects logit",
         outcome=outcome_label or successes,
-        estimate=ame,
-        ci_low=ame - crit * se_ame,
-        ci_high=ame + crit * se_ame,
-        p_value=float(2 * stats.t.sf(abs(t_ame), df_t)),
         inference="cluster-robust (CR1)",
         alpha=alpha,
         n_treated=int(ever),
         n_comparison_units=int(d[unit].nunique() - ever),
         pre_periods=sorted(d[time].unique().tolist()),
         post_periods=[],
-        conventions=_conventions(cluster, G, df_t, ever),
-        se=se_ame,
+        conventions=_conventions(cluster, G, G1, df_t, ever),
         unit="percentage points",
         diagnostics={
             "odds_ratio": float(np.exp(tau)),
             "n_cells": len(d),
             "cells_dropped_no_trials": dropped,
             "n_clusters": G,
+            "n_treated_clusters": G1,
             "converged": bool(res.converged),
+            "se_cr1": se_ame,
+            "p_value_cr1": float(terms.loc["effect_pp", "p_value"]),
+            # False: a CR1 p-value with few clusters is too small (METHODOLOGY 6.10)
+            "few_cluster_valid": min(G1, G - G1) >= FEW_CLUSTERS,
         },
-        terms=_terms(tau, se_tau, ame, se_ame, crit, df_t),
+        terms=terms,
+        extra={"cells": cells, "cluster": cluster},
+        **headline_from_term(terms.loc["effect_pp"]),
     )

@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from evaluation.models.honest_flci import DEVIATIONS as FLCI_DEVIATIONS
+from evaluation.models.honest_flci import FLCI_LABEL, _l_vector, _second_diff_rows, flci
 from evaluation.models.results import EstimationResult
 
 DEVIATIONS = (
@@ -62,8 +64,8 @@ DEVIATIONS = (
     "(HonestDiD: its own draws), so results can differ in the third digit. "
     "Theta grid chosen automatically around the identified set and refined by bisection at the "
     "edges (HonestDiD: fixed grid, default 1,000 points). "
-    "Delta^SD uses the same ARP hybrid test; HonestDiD's default for Delta^SD is the FLCI "
-    "(Armstrong-Kolesar fixed-length interval), which is NOT implemented here."
+    "Delta^SD uses the same ARP hybrid test by default; HonestDiD's default for Delta^SD, the "
+    "Armstrong-Kolesar FLCI, is method='FLCI' (evaluation.models.honest_flci)."
 )
 
 
@@ -92,19 +94,6 @@ def _diff_rows(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
     return pre, post
 
 
-def _second_diff_rows(n_pre: int, n_post: int) -> np.ndarray:
-    """Second differences of the full delta path with delta_0 = 0 inserted."""
-    k = n_pre + n_post
-    # Full path index: positions 0..n_pre-1 pre, n_pre = reference (zero), then post.
-    full = np.zeros((k + 1, k))
-    for i in range(n_pre):
-        full[i, i] = 1.0
-    for t in range(n_post):
-        full[n_pre + 1 + t, n_pre + t] = 1.0
-    rows = [full[j + 2] - 2 * full[j + 1] + full[j] for j in range(k - 1)]
-    return np.array(rows)
-
-
 def _rm_polyhedra(n_pre: int, n_post: int, mbar: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Delta^RM(Mbar) as a union of cones {A delta <= 0}, one per (s, sign)."""
     pre, post = _diff_rows(n_pre, n_post)
@@ -125,21 +114,6 @@ def _sd_polyhedron(n_pre: int, n_post: int, m: float) -> list[tuple[np.ndarray, 
     D2 = _second_diff_rows(n_pre, n_post)
     A = np.vstack([D2, -D2])
     return [(A, np.full(len(A), float(m)))]
-
-
-def _l_vector(target, n_post: int) -> np.ndarray:
-    if isinstance(target, str):
-        if target == "average":
-            return np.full(n_post, 1.0 / n_post)
-        if target == "first":
-            return np.eye(n_post)[0]
-        raise ValueError("target must be 'average', 'first', an index or a vector")
-    if np.ndim(target) == 0:
-        return np.eye(n_post)[int(target)]
-    lv = np.asarray(target, dtype=float).ravel()
-    if len(lv) != n_post:
-        raise ValueError("target vector must have n_post entries")
-    return lv
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,9 +361,14 @@ def robust_ci(
     post-period coefficient; rows on pre-period coefficients alone (e.g. "change s is the largest
     pre-period change") are dropped.  Dropping inequalities enlarges the set tested, so the
     interval stays valid; keeping them (False) makes the conditional test lose power when
-    pre-trends are small (its truncation points then sit close to the statistic)."""
+    pre-trends are small (its truncation points then sit close to the statistic).
+    ``method="FLCI"`` (Delta^SD only): the optimal fixed-length interval (``honest_flci``)."""
+    if method == "FLCI":  # fixed-length interval, not a test inversion
+        if restriction != "SD":
+            raise ValueError("method='FLCI' needs restriction='SD'")
+        return flci(betas, sigma, n_pre=n_pre, n_post=n_post, m=m, target=target, alpha=alpha)
     if method not in {"hybrid", "conditional", "LF"}:
-        raise ValueError("method must be 'hybrid', 'conditional' or 'LF'")
+        raise ValueError("method must be 'hybrid', 'conditional', 'LF' or 'FLCI'")
     b = np.asarray(betas, dtype=float).ravel()
     S = np.asarray(sigma, dtype=float)
     if len(b) != n_pre + n_post or S.shape != (len(b), len(b)):
@@ -442,6 +421,7 @@ _TEST_LABELS = {
     "hybrid": "C-LF (ARP hybrid)",
     "conditional": "C (ARP conditional)",
     "LF": "LF (ARP least favourable)",
+    "FLCI": FLCI_LABEL,
 }
 
 
@@ -491,10 +471,11 @@ def _honest_conventions(target, restriction: str, method: str, breakdown_max: fl
         "relative to the omitted reference period",
         "interval": "conventional z interval assuming exact parallel trends; the robust "
         "interval for each restriction value is in the sensitivity table",
-        "sensitivity": f"Delta^{restriction}: {bound}; {_TEST_LABELS[method]} test inverted",
+        "sensitivity": f"Delta^{restriction}: {bound}; {_TEST_LABELS[method]}"
+        + ("" if method == "FLCI" else " test inverted"),
         "breakdown": "smallest restriction value whose robust interval contains 0 (bisection "
         f"to 1e-3 up to {breakdown_max})",
-        "deviations": DEVIATIONS,
+        "deviations": DEVIATIONS + (" FLCI: " + FLCI_DEVIATIONS if method == "FLCI" else ""),
     }
 
 
@@ -588,3 +569,11 @@ def breakdown_value(betas, sigma, *, upper: float = 10.0, tol: float = 1e-3, **k
         else:
             a = mid
     return b
+
+
+def flci_table(betas, sigma, *, n_pre, n_post, m_grid, target="first", alpha=0.05) -> pd.DataFrame:
+    """Delta^SD FLCI (``honest_flci``) over ``m_grid``: ``honest_did``'s table without the
+    conventional row (``mbar`` is M; ``id_lb``/``id_ub`` the identified set at the estimates)."""
+    kw = dict(n_pre=n_pre, n_post=n_post, target=target, restriction="SD", alpha=alpha)
+    table = _sensitivity_table(betas, sigma, m_grid, math.nan, math.nan, {**kw, "method": "FLCI"})
+    return table.iloc[1:].reset_index(drop=True)
