@@ -297,19 +297,19 @@ def test_default_m_grid_is_honestdid_default_mvec():
     np.testing.assert_allclose(default_m_grid(b, S, n_pre=n_pre), r_grid, rtol=1e-12, atol=0)
 
 
-def test_event_study_command_reports_the_smoothness_flci(tmp_path):
+def test_event_study_command_reports_the_smoothness_flci(tmp_path, capsys):
     import json
-    import subprocess
-    import sys
+
+    from evaluation.cli import main
 
     d = pd.read_csv(Path(__file__).parent / "data" / "mpdta.csv")
     d[d["first.treat"].isin([0, 2006])].to_csv(tmp_path / "p.csv", index=False)
-    cmd = [sys.executable, "-m", "evaluation", "did", "--data", str(tmp_path / "p.csv"),
-           "--unit", "countyreal", "--time", "year", "--outcome", "lemp",
-           "--first-treated", "first.treat", "--method", "event", "--json"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    assert out.stderr == ""
-    payload = json.loads(out.stdout)
+    code = main(["did", "--data", str(tmp_path / "p.csv"), "--unit", "countyreal", "--time",
+                 "year", "--outcome", "lemp", "--first-treated", "first.treat", "--method",
+                 "event", "--json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    payload = json.loads(out)
     table = pd.DataFrame(payload["details"]["honest_did_sd"])
     assert len(table) == 10 and table["mbar"].iloc[0] == 0.0
     assert (table["method"] == FLCI_LABEL).all()

@@ -26,7 +26,7 @@ def test_every_runner_resolves_to_a_function():
 def test_the_did_command_offers_exactly_the_registered_methods():
     from evaluation.cli import build_parser
 
-    assert METHODS == ("twfe", "event", "cs", "imputation", "sc", "sdid")
+    assert METHODS == ("twfe", "event", "cs", "imputation", "sc", "sdid", "binomial")
     did = build_parser()._subparsers._group_actions[0].choices["did"]
     method = next(a for a in did._actions if a.dest == "method")
     assert tuple(method.choices) == METHODS

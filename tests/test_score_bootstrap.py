@@ -128,3 +128,68 @@ def test_one_treated_cluster_keeps_its_warning():
     assert r.inference == "cluster-robust (CR1)"
     assert r.conventions["warning"].startswith("one treated cluster")
     assert not r.diagnostics["few_cluster_valid"]
+
+
+# ---- the `did` command: --method binomial --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def binomial_csv(tmp_path_factory):
+    d = _panel(seed=8, n_units=40, n_treated=8)
+    d["ft"] = np.where(d["u"] < 8, 4, 0)
+    path = tmp_path_factory.mktemp("binomial") / "panel.csv"
+    d.to_csv(path, index=False)
+    return path, d
+
+
+def _did(capsys, path, *extra):
+    """``python -m evaluation did`` in process: (exit code, stdout, stderr)."""
+    from evaluation.cli import main
+
+    code = main(["did", "--data", str(path), "--unit", "u", "--time", "t",
+                 "--first-treated", "ft", *extra])  # fmt: skip
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_did_command_binomial_defaults_to_the_score_bootstrap(binomial_csv, capsys):
+    import json
+
+    path, d = binomial_csv
+    code, out, err = _did(capsys, path, "--outcome", "s", "--trials", "n", "--method",
+                          "binomial", "--cluster", "g", "--n-boot", "999", "--seed", "3",
+                          "--json")  # fmt: skip
+    assert code == 0 and err == "", err
+    got = json.loads(out)
+    ref = _fit(d, n_boot=999, seed=3)  # treatment D is ft's indicator
+    assert got["inference"] == "restricted score cluster bootstrap" and got["se"] is None
+    assert got["p_value"] == pytest.approx(ref.p_value, abs=1e-12)
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((ref.ci_low, ref.ci_high), abs=1e-9)
+    assert "fewer than 42" in got["conventions"]["rule"]
+    cr1 = json.loads(_did(capsys, path, "--outcome", "s", "--trials", "n", "--method",
+                          "binomial", "--cluster", "g", "--inference", "cluster",
+                          "--json")[1])  # fmt: skip
+    assert cr1["inference"] == "cluster-robust (CR1)" and cr1["estimate"] == got["estimate"]
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--outcome", "s", "--method", "binomial"], "needs --trials"),
+        (["--outcome", "s", "--trials", "n", "--method", "twfe"], "--trials is for --method"),
+        (["--outcome", "s", "--trials", "n", "--method", "binomial", "--weights", "n"], "drop"),
+        (["--outcome", "rate", "--trials", "n", "--method", "binomial"], "counts (whole"),
+        (["--outcome", "n", "--trials", "s", "--method", "binomial"], "0 <= n <= s"),
+        (["--outcome", "s", "--trials", "n", "--method", "binomial", "--inference", "wild"],
+         "supports --inference score"),
+    ],
+)  # fmt: skip
+def test_did_command_binomial_refuses_bad_arguments(
+    binomial_csv, tmp_path, capsys, extra, fragment
+):
+    path, d = binomial_csv
+    d.assign(rate=d["s"] / d["n"] * 100).to_csv(tmp_path / "p.csv", index=False)
+    code, out, err = _did(capsys, tmp_path / "p.csv", *extra)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in err, err

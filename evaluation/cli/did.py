@@ -51,7 +51,13 @@ def register(subparsers) -> None:
         choices=list(COMMANDS),
         help="estimator: twfe (two-way fixed effects), event (event study), cs "
         "(Callaway-Sant'Anna), imputation (Gardner / Borusyak-Jaravel-Spiess), sc (synthetic "
-        "control), sdid (synthetic DiD) (default: %(default)s)",
+        "control), sdid (synthetic DiD), binomial (grouped-binomial logit with unit and period "
+        "effects; needs --trials) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--trials",
+        help="--method binomial only: column of the trials (the denominator); --outcome is "
+        "then the count of successes (default: none)",
     )
     p.add_argument(
         "--control",
@@ -78,10 +84,11 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--inference",
-        choices=["cluster", "wild", "placebo", "ri"],
+        choices=["cluster", "wild", "placebo", "ri", "score"],
         help="cluster (CR1 cluster-robust), wild (wild cluster bootstrap), placebo "
-        "(placebo-in-space), ri (randomisation) (default: placebo for one treated unit or "
-        "sc/sdid, cluster otherwise)",
+        "(placebo-in-space), ri (randomisation), score (score cluster bootstrap, --method "
+        "binomial) (default: placebo for one treated unit or sc/sdid; for binomial, score "
+        "when fewer than 42 clusters are treated or fewer than 42 are not; cluster otherwise)",
     )
     p.add_argument(
         "--seed",
@@ -95,7 +102,7 @@ def register(subparsers) -> None:
         "--n-boot",
         type=int,
         default=9999,
-        help="number of wild bootstrap draws for --inference wild (default: %(default)s)",
+        help="number of bootstrap draws for --inference wild or score (default: %(default)s)",
     )
     p.add_argument(
         "--n-perm",
@@ -111,7 +118,7 @@ def register(subparsers) -> None:
 # the options passed on to evaluation.designs.did.estimate, under the same names
 ESTIMATE_OPTIONS = (
     "unit", "time", "outcome", "first_treated", "method", "inference", "weights", "cluster",
-    "control", "seed", "alpha", "n_boot", "n_perm", "covariates", "est_method",
+    "control", "seed", "alpha", "n_boot", "n_perm", "covariates", "est_method", "trials",
 )  # fmt: skip
 
 

@@ -190,6 +190,30 @@ def check_did_panel(
         )
 
 
+def binomial_trials(
+    data: pd.DataFrame, outcome: str, trials: str, option: str, whole: bool = False
+) -> np.ndarray:
+    """The ``trials`` column, checked: numeric, > 0, and 0 <= ``outcome`` <= trials in every
+    row; with ``whole``, both whole numbers (counts, not rates) (:class:`DesignError` naming
+    the rows otherwise)."""
+    y = numeric(data, outcome, "--outcome")
+    m = numeric(data, trials, "--trials")
+    for col, v, opt in ((outcome, y, "--outcome"), (trials, m, "--trials")):
+        fractional = np.abs(v - np.round(v)) > 1e-9
+        if whole and fractional.any():
+            raise DesignError(
+                f"column {col!r} ({opt}) must hold counts (whole numbers) for {option}, not "
+                f"rates; not so at {rows_text(fractional)}"
+            )
+    bad = (m <= 0) | (y < 0) | (y > m)
+    if bad.any():
+        raise DesignError(
+            f"{option} needs 0 <= {outcome} <= {trials} and {trials} > 0; not so at "
+            f"{rows_text(bad)}"
+        )
+    return m
+
+
 def _check_treatment(frame: pd.DataFrame, first_treated: str, method: str, control: str) -> None:
     """Treatment timing: one start per unit; treated and comparison units; every treated
     unit observed before and from its start."""
@@ -276,14 +300,7 @@ def check_its_series(
                 )
             level = y / exposure
     if family == "binomial" and trials:
-        m = numeric(data, trials, "--trials")
-        bad = (m <= 0) | (y < 0) | (y > m)
-        if bad.any():
-            raise DesignError(
-                f"--family binomial needs 0 <= {outcome} <= {trials} and {trials} > 0; not so "
-                f"at {rows_text(bad)}"
-            )
-        level = y / m
+        level = y / binomial_trials(data, outcome, trials, "--family binomial")
     if is_constant(level):
         what = "rate" if level is not y else "value"
         raise DesignError(

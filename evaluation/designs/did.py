@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.designs.checks import DesignError, check_did_panel
+from evaluation.designs.checks import DesignError, binomial_trials, check_did_panel
 from evaluation.designs.registry import COMMANDS, by_command
 from evaluation.models.results import EstimationResult, json_safe
 
 METHODS = COMMANDS
-INFERENCE = ("cluster", "wild", "placebo", "ri")
+INFERENCE = ("cluster", "wild", "placebo", "ri", "score")
 
 
 class DidUsageError(ValueError):
@@ -55,6 +55,7 @@ class DidSpec:
     n_treated: int
     covariates: tuple[str, ...] = ()  # --method cs only
     est_method: str = "dr"  # 2x2 estimator of --method cs with covariates
+    trials: str | None = None  # --method binomial: the trials; the outcome is the successes
 
 
 def _first_treated(data: pd.DataFrame, col: str) -> pd.Series:
@@ -108,11 +109,14 @@ def _checked(
     n_perm: int = 9999,
     covariates: list[str] | tuple[str, ...] | None = None,
     est_method: str = "dr",
+    trials: str | None = None,
 ) -> tuple[pd.DataFrame, DidSpec]:
     """The data (time numeric, ``first_treated`` 0 for never treated) and the checked options."""
     if method not in METHODS:
         raise DidUsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    missing = [c for c in [unit, time, outcome, first_treated, weights, cluster] if c is not None]
+    _check_trials_option(method, trials, weights)
+    columns = [unit, time, outcome, first_treated, weights, cluster, trials]
+    missing = [c for c in columns if c is not None]
     missing = [c for c in missing if c not in data.columns]
     if missing:
         raise DidUsageError(
@@ -132,6 +136,8 @@ def _checked(
             method=method,
             control=control,
         )
+        if trials:
+            binomial_trials(data, outcome, trials, "--method binomial", whole=True)
     except DesignError as exc:
         raise DidUsageError(str(exc)) from None
     data = data.copy()
@@ -142,10 +148,10 @@ def _checked(
     if n_treated == 0:
         raise DidUsageError(f"no treated unit: every {first_treated} is 0 or empty")
     if inference is None:
-        inference = "placebo" if (n_treated == 1 or method in {"sc", "sdid"}) else "cluster"
+        inference = _default_inference(data, method, n_treated, cluster or unit, ft)
     if inference not in INFERENCE:
         raise DidUsageError(f"unknown inference {inference!r}; choose from {', '.join(INFERENCE)}")
-    if n_treated == 1 and inference in {"cluster", "wild"}:
+    if n_treated == 1 and inference in {"cluster", "wild", "score"}:
         raise DidUsageError(
             "one treated unit: a clustered standard error (or a cluster bootstrap) is not "
             "valid; use --inference placebo (or ri)"
@@ -155,9 +161,37 @@ def _checked(
     spec = DidSpec(
         unit, time, outcome, first_treated, method, inference, weights, cluster,
         cluster or unit, control, seed, alpha, n_boot, n_perm, int(n_treated), covariates,
-        est_method,
+        est_method, trials,
     )  # fmt: skip
     return data, spec
+
+
+def _check_trials_option(method: str, trials: str | None, weights: str | None) -> None:
+    """``--trials`` goes with ``--method binomial`` (which needs it), and the binomial
+    likelihood weights each cell by its trials, so ``--weights`` does not apply."""
+    if method == "binomial" and not trials:
+        raise DidUsageError(
+            "--method binomial needs --trials COL (the denominator); --outcome is then the "
+            "count of successes"
+        )
+    if trials and method != "binomial":
+        raise DidUsageError(f"--trials is for --method binomial only (got --method {method})")
+    if method == "binomial" and weights:
+        raise DidUsageError("--method binomial weights each cell by its --trials; drop --weights")
+
+
+def _default_inference(data, method: str, n_treated: int, cluster_col: str, ft) -> str:
+    """Placebo for one treated unit or sc/sdid; for binomial the few-cluster rule (score
+    bootstrap with fewer than 42 treated or untreated clusters); cluster-robust otherwise."""
+    if n_treated == 1 or method in {"sc", "sdid"}:
+        return "placebo"
+    if method == "binomial":
+        from evaluation.models.glm import FEW_CLUSTERS
+
+        g1 = data.loc[ft > 0, cluster_col].nunique()
+        g0 = data[cluster_col].nunique() - g1
+        return "score" if min(g1, g0) < FEW_CLUSTERS else "cluster"
+    return "cluster"
 
 
 def _check_covariate_options(data, method: str, covariates: tuple, est_method: str) -> None:
@@ -222,6 +256,28 @@ def fit_callaway_santanna(data, spec: DidSpec) -> EstimationResult:
         return callaway_santanna(data, **kw, covariates=list(spec.covariates))
     except CovariateError as exc:  # missing in a base period, constant, collinear
         raise DidUsageError(str(exc)) from None
+
+
+def fit_binomial_fe(data, spec: DidSpec) -> EstimationResult:
+    """Grouped-binomial logit with unit and period effects: CR1, or the restricted score
+    cluster bootstrap (``--inference score``, the default with few clusters)."""
+    from evaluation.inference.score_bootstrap import binomial_fe_inference
+    from evaluation.models.glm import binomial_fe
+
+    res = binomial_fe(
+        data,
+        unit=spec.unit,
+        time=spec.time,
+        successes=spec.outcome,
+        trials=spec.trials,
+        first_treated=spec.first_treated,
+        cluster=spec.cluster_col,
+        alpha=spec.alpha,
+    )
+    how = "score_bootstrap" if spec.inference == "score" else "cluster"
+    binomial_fe_inference(res, inference=how, n_boot=spec.n_boot, seed=spec.seed)
+    res.extra.pop("cells", None)
+    return res
 
 
 def fit_imputation(data, spec: DidSpec) -> EstimationResult:

@@ -115,7 +115,11 @@ ESTIMATORS: tuple[Estimator, ...] = (
     Estimator(
         "binomial_fe",
         "Grouped-binomial logit with area and year effects (score bootstrap by partnership)",
-        {"programme": f"{_PROGRAMME}:programme_binomial_fe"},
+        {"programme": f"{_PROGRAMME}:programme_binomial_fe", "did": f"{_DID}:fit_binomial_fe"},
+        command="binomial",
+        inference=("cluster", "score"),
+        inference_error="--method binomial supports --inference score (score cluster "
+        "bootstrap) or cluster (CR1)",
     ),
     Estimator(
         "cs_dr",

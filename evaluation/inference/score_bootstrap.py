@@ -274,7 +274,7 @@ def binomial_fe_inference(
     few = min(G1, G0) < FEW_CLUSTERS
     if inference == "score_bootstrap" or (inference == "auto" and few and G1 >= 2):
         with_score_bootstrap(res, n_boot=n_boot, seed=seed)
-        if inference == "auto":
+        if few:
             res.conventions["rule"] = (
                 f"score bootstrap because fewer than {FEW_CLUSTERS} clusters are treated or "
                 f"fewer than {FEW_CLUSTERS} are not ({G1} treated, {G0} not)"

@@ -179,8 +179,8 @@ def binomial_fe(
         alpha=alpha,
         n_treated=int(ever),
         n_comparison_units=int(d[unit].nunique() - ever),
-        pre_periods=sorted(d[time].unique().tolist()),
-        post_periods=[],
+        pre_periods=sorted(set(d[time]) - set(d.loc[tr, time])),
+        post_periods=sorted(set(d.loc[tr, time])),
         conventions=_conventions(cluster, G, G1, df_t, ever),
         unit="percentage points",
         diagnostics={
