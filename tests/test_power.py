@@ -321,3 +321,38 @@ def test_monthly_panel_generated_when_demo_data_absent(tmp_path, plan):
     assert {"time_period", "time_identifier", "old_la_code", "plans_issued_den_ex"} <= set(frame)
     again, _ = monthly_panel(replace(plan), tmp_path / "absent.csv")
     pd.testing.assert_frame_equal(frame, again)
+    from evaluation.designs.power_monthly import _generate_intended
+
+    pd.testing.assert_frame_equal(frame, _generate_intended(plan))  # the cached counts
+
+
+def test_generated_monthly_noise_model_is_cached_by_data_and_seed(tmp_path, plan, monkeypatch):
+    """The overview reuses the generated counts on every render: one generation per data
+    content and seed (an edited data file or another seed is a new entry).  That the cached
+    counts are the generator's own is checked in the slow test above."""
+    import shutil
+    from dataclasses import replace
+
+    from evaluation.designs import power_monthly
+
+    made = []
+
+    def fake(p):
+        made.append((str(p.data_dir), p.seed))
+        return pd.DataFrame({"seed": [p.seed]})
+
+    monkeypatch.setattr(power_monthly, "_generate_intended", fake)
+    monkeypatch.setattr("evaluation.panel.cache.CACHE_DIR", tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    data = tmp_path / "data"
+    shutil.copytree(plan.data_dir, data)
+    local = replace(plan, data_dir=data)
+    first, _ = power_monthly.generated_monthly_panel(local)
+    again, _ = power_monthly.generated_monthly_panel(local)
+    assert len(made) == 1 and again.equals(first)
+    power_monthly.generated_monthly_panel(replace(local, seed=plan.seed + 1))
+    assert len(made) == 2
+    guidance = data / "public" / "ehcp_2025_data-guidance.txt"
+    guidance.write_text(guidance.read_text() + "\n")
+    power_monthly.generated_monthly_panel(local)
+    assert len(made) == 3

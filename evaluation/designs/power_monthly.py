@@ -59,16 +59,33 @@ def generated_monthly_panel(plan) -> tuple[pd.DataFrame, str]:
     as its noise model and no real monthly returns exist; when ``make demo-data`` has not
     written one, the generator's intended area x month counts (which the case-level ingest
     reproduces exactly) are made here with the plan's seed and no effects.  This is the only
-    place the designs layer uses :mod:`evaluation.demo`."""
+    place the designs layer uses :mod:`evaluation.demo`.  The counts are kept in the cache,
+    keyed by the data files, the seed and the generator's and validator's code (about 5 s to
+    make; the overview needs them on every render)."""
+    from evaluation.panel.cache import cached, files_digest
+
+    data = sorted(p for p in Path(plan.data_dir).rglob("*") if p.is_file() and "synthetic" not in p.parts)  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    code = [*(root / "demo").glob("*.py"), *(root / "io").glob("*.py")]
+    code += [*(root / "contracts").rglob("*.py"), *(root.parent / "data_contracts").rglob("*")]
+    intended = cached(
+        "monthly-noise-model",
+        (files_digest(data), int(plan.seed)),
+        lambda: _generate_intended(plan),
+        sources=sorted(p for p in code if p.is_file()),
+    )
+    return (
+        intended,
+        f"generated: synthetic_returns.generate_cases(seed={plan.seed}) intended counts",
+    )
+
+
+def _generate_intended(plan) -> pd.DataFrame:
     from evaluation.demo.synthetic_returns import generate_cases, la_baselines
     from evaluation.io.geography import load_geography
 
     geo = load_geography(plan.data_dir)
-    res = generate_cases(la_baselines(plan.data_dir, geo), seed=int(plan.seed), geo=geo)
-    return (
-        res.intended,
-        f"generated: synthetic_returns.generate_cases(seed={plan.seed}) intended counts",
-    )
+    return generate_cases(la_baselines(plan.data_dir, geo), seed=int(plan.seed), geo=geo).intended
 
 
 def _month_index(frame: pd.DataFrame) -> pd.Series:
