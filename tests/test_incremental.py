@@ -187,9 +187,15 @@ def test_one_area_edited_reestimates_it_and_rerenders_only_changed_pages(project
             ]
             changed = stable_results(results(out, slug)) != stable_results(before[slug])
             assert (code in run.rendered) == changed  # re-rendered iff a number changed
-            if not changed:
-                page = {k: v for k, v in files_before.items() if k.startswith(f"{slug}/")}
+            if not changed:  # its files untouched; .build.json only notes the new inputs
+                page = {
+                    k: v
+                    for k, v in files_before.items()
+                    if k.startswith(f"{slug}/") and not k.endswith(BUILD_FILE)
+                }
                 assert {k: v for k, v in snapshot(out).items() if k in page} == page
+                record = json.loads((out / slug / BUILD_FILE).read_text())
+                assert page_is_current(out / slug, record["key"]) and record["inputs"]
     finally:
         path.write_bytes(original)
 
